@@ -1,0 +1,394 @@
+"""One configuration tree, validated once at the door.
+
+The YAML file (``--config``) and command-line flags are merged into a plain dict, then
+validated into the frozen pydantic models below. Unknown keys and wrong types are rejected
+with a :class:`~pipeline.errors.ConfigError` naming the key, what is allowed and what was
+received. ``config.example.yaml`` in the repository documents every key.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.errors import ConfigError
+
+
+class StrictModel(BaseModel):
+    """Base for every config section: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- input
+
+class RetailColumns(StrictModel):
+    """Column names of the single retail table (defaults: the public Retail Transactional Dataset).
+
+    Set a name to ``null`` when the file has no such column. ``name``, ``email``, ``phone``,
+    ``address``, ``city`` and ``zipcode`` are personal data: they are read only to be dropped
+    (and to scrub review text) and never reach any output.
+    """
+
+    transaction_id: str | None = "Transaction_ID"
+    customer_id: str = "Customer_ID"
+    name: str | None = "Name"
+    email: str | None = "Email"
+    phone: str | None = "Phone"
+    address: str | None = "Address"
+    city: str | None = "City"
+    zipcode: str | None = "Zipcode"
+    state: str | None = "State"
+    country: str | None = "Country"
+    age: str | None = "Age"
+    gender: str | None = "Gender"
+    income: str | None = "Income"
+    date: str = "Date"
+    time: str | None = "Time"
+    quantity: str | None = "Total_Purchases"
+    amount: str | None = "Amount"
+    total: str | None = "Total_Amount"
+    category: str | None = "Product_Category"
+    brand: str | None = "Product_Brand"
+    product_type: str | None = "Product_Type"
+    shipping_method: str | None = "Shipping_Method"
+    payment_method: str | None = "Payment_Method"
+    order_status: str | None = "Order_Status"
+    review_text: str | None = "Feedback"
+    rating: str | None = "Ratings"
+
+
+class CustomerColumns(StrictModel):
+    """Column names of the customers file in mode ``tables``."""
+
+    customer_id: str = "customer_id"
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    city: str | None = None
+    zipcode: str | None = None
+    state: str | None = "state"
+    country: str | None = "country"
+    age: str | None = "age"
+    gender: str | None = "gender"
+    income: str | None = "income"
+
+
+class TransactionColumns(StrictModel):
+    """Column names of the transactions file in mode ``tables``."""
+
+    transaction_id: str | None = "transaction_id"
+    customer_id: str = "customer_id"
+    date: str = "date"
+    time: str | None = None
+    quantity: str | None = "quantity"
+    amount: str | None = None
+    total: str | None = "total"
+    category: str | None = "category"
+    brand: str | None = None
+    product_type: str | None = None
+    shipping_method: str | None = None
+    payment_method: str | None = None
+    order_status: str | None = None
+
+
+class ReviewColumns(StrictModel):
+    """Column names of the reviews file in mode ``tables``."""
+
+    review_id: str | None = "review_id"
+    customer_id: str = "customer_id"
+    date: str | None = "date"
+    text: str = "text"
+    rating: str | None = "rating"
+
+
+class TableFile(StrictModel):
+    """One input file and its column mapping."""
+
+    path: Path
+    columns: dict[str, str | None] = Field(default_factory=dict)
+
+
+class InputConfig(StrictModel):
+    """Where the data comes from and how to read it."""
+
+    mode: Literal["retail_table", "tables"] = "retail_table"
+    path: Path | None = None
+    columns: RetailColumns = RetailColumns()
+    customers: TableFile | None = None
+    transactions: TableFile | None = None
+    reviews: TableFile | None = None
+    encoding: str = "utf-8"
+    date_format: str = "auto"
+    dayfirst: bool = False
+    us_country_names: tuple[str, ...] = ("usa", "us", "u.s.", "u.s.a.", "united states",
+                                         "united states of america", "america")
+    extra_pii_columns: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_mode_files(self) -> InputConfig:
+        if self.mode == "tables":
+            missing = [k for k in ("customers", "transactions") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(
+                    f"mode 'tables' needs input.customers and input.transactions "
+                    f"(input.reviews is optional); missing: {', '.join('input.' + m for m in missing)}"
+                )
+            for key, cls in (("customers", CustomerColumns), ("transactions", TransactionColumns),
+                             ("reviews", ReviewColumns)):
+                table = getattr(self, key)
+                if table is None:
+                    continue
+                unknown = sorted(set(table.columns) - set(cls.model_fields))
+                if unknown:
+                    raise ValueError(
+                        f"input.{key}.columns has unknown key(s) {unknown}; "
+                        f"allowed: {sorted(cls.model_fields)}"
+                    )
+        return self
+
+    def table_columns(self, table: Literal["customers", "transactions", "reviews"]) -> BaseModel:
+        """The validated column mapping of one file in mode ``tables``."""
+        cls = {"customers": CustomerColumns, "transactions": TransactionColumns,
+               "reviews": ReviewColumns}[table]
+        spec = getattr(self, table)
+        return cls(**(spec.columns if spec else {}))
+
+
+class PrivacyConfig(StrictModel):
+    """Customer-id pseudonymisation. Names, e-mails, phones and addresses are always dropped."""
+
+    hash_customer_ids: bool = False
+    salt: str | None = None
+    salt_env: str = "SEGMENT_REPORT_SALT"
+
+
+class RunConfig(StrictModel):
+    """Which period to analyse and where to write."""
+
+    out_dir: Path = Path("reports-out")
+    period: str = "last"
+    lookback_months: int = Field(12, ge=1, le=120)
+
+    @field_validator("period")
+    @classmethod
+    def _check_period(cls, value: str) -> str:
+        import re
+
+        if value not in ("last", "all") and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+            raise ValueError("must be 'last', 'all' or a month like '2026-10'")
+        return value
+
+
+# --------------------------------------------------------------------------- stages
+
+class SentimentConfig(StrictModel):
+    """Review sentiment model and scoring."""
+
+    model: str = "default"
+    batch_size: int = Field(64, ge=1, le=4096)
+    max_length: int = Field(256, ge=8, le=512)
+    quantize: bool = False
+    threads: int | None = Field(None, ge=1)
+    cache: bool = True
+    cache_dir: Path | None = None
+    fine_tune: bool = False
+    negative_ratings: tuple[int, ...] = (1, 2)
+    neutral_ratings: tuple[int, ...] = (3,)
+    positive_ratings: tuple[int, ...] = (4, 5)
+    recency_half_life_days: float = Field(90.0, gt=0)
+
+
+class SegmentsConfig(StrictModel):
+    """Customer features -> UMAP -> HDBSCAN -> personas."""
+
+    features: tuple[str, ...] | None = None
+    n_components: int = Field(8, ge=2, le=50)
+    n_neighbors: int = Field(30, ge=2)
+    min_dist: float = Field(0.0, ge=0.0, le=1.0)
+    min_segments: int = Field(4, ge=1)
+    max_segments: int = Field(10, ge=1)
+    min_cluster_size: int | None = Field(None, ge=2)
+    min_samples: int | None = Field(None, ge=1)
+    assign_noise: bool = True
+    fit_sample_size: int = Field(20000, ge=100)
+    stability_runs: int = Field(5, ge=0)
+    deterministic: bool = False
+    reuse_model: Path | None = None
+
+    @model_validator(mode="after")
+    def _check_range(self) -> SegmentsConfig:
+        if self.min_segments > self.max_segments:
+            raise ValueError(
+                f"segments.min_segments ({self.min_segments}) must be <= "
+                f"segments.max_segments ({self.max_segments})"
+            )
+        return self
+
+
+class DriversConfig(StrictModel):
+    """RandomForest spend model explained with SHAP."""
+
+    target: str = "monetary"
+    exclude_features: tuple[str, ...] = ()
+    n_estimators: int = Field(300, ge=10)
+    max_depth: int | None = Field(12, ge=1)
+    min_samples_leaf: int = Field(5, ge=1)
+    shap_sample_size: int = Field(2000, ge=50)
+    leakage_r2: float = Field(0.98, gt=0.5, le=1.0)
+    test_size: float = Field(0.25, gt=0.0, lt=0.9)
+
+
+class GeographyConfig(StrictModel):
+    """Per-state sentiment, shrinkage and spatial autocorrelation."""
+
+    min_customers: int = Field(30, ge=1)
+    permutations: int = Field(999, ge=99)
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    geojson: Path | None = None
+    key_column: str | None = None
+
+
+class Config(StrictModel):
+    """The whole configuration tree."""
+
+    seed: int = 42
+    input: InputConfig = InputConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
+    run: RunConfig = RunConfig()
+    sentiment: SentimentConfig = SentimentConfig()
+    segments: SegmentsConfig = SegmentsConfig()
+    drivers: DriversConfig = DriversConfig()
+    geography: GeographyConfig = GeographyConfig()
+
+
+# --------------------------------------------------------------------------- loading
+
+def set_dotted(tree: dict[str, Any], dotted_key: str, value: Any) -> None:
+    """Set ``tree['a']['b'] = value`` for ``dotted_key='a.b'``, creating sections as needed."""
+    parts = dotted_key.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML config file into a dict, with clear errors for missing or malformed files."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError("config file not found", file=str(path),
+                          expected="a YAML file", fix="check the path given to --config")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("config file is not UTF-8 text", file=str(path),
+                          expected="a UTF-8 YAML file", fix="re-save the file as UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"invalid YAML{where}: {getattr(exc, 'problem', exc)}", file=str(path),
+                          expected="a YAML mapping of sections (see config.example.yaml)",
+                          fix="fix the YAML syntax (indentation, colons, quotes)") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"the top level is a {type(data).__name__}, not a mapping", file=str(path),
+                          expected="a YAML mapping such as 'seed: 42'",
+                          fix="start the file with section keys (see config.example.yaml)")
+    return data
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = Config
+    for part in loc[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = field.annotation
+        # unwrap Optional[Model]
+        for arg in getattr(model, "__args__", ()) or ():
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                model = arg
+    return sorted(getattr(model, "model_fields", {}))
+
+
+def _format_validation_error(exc: ValidationError, source: str) -> ConfigError:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        received = err.get("input")
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(loc)
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            lines.append(f"unknown key '{key}'{hint}; allowed keys here: {', '.join(allowed)}")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"'{key}': {msg}; got {received!r}")
+    return ConfigError(
+        "invalid configuration:\n  - " + "\n  - ".join(lines),
+        file=source,
+        expected="keys and values as documented in config.example.yaml",
+        fix="correct the listed keys in the config file or flags",
+    )
+
+
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Load and validate the configuration.
+
+    Args:
+        path: optional YAML file; relative input paths in it are resolved against its folder.
+        overrides: dotted keys from command-line flags (``{"run.period": "2026-10"}``); ``None``
+            values are ignored so unset flags never override the file.
+
+    Returns:
+        The validated, frozen :class:`Config`.
+
+    Raises:
+        ConfigError: the file is missing or malformed, a key is unknown or a value invalid.
+    """
+    raw: dict[str, Any] = read_yaml(path) if path is not None else {}
+    raw = copy.deepcopy(raw)
+    if path is not None:
+        _resolve_relative_paths(raw, Path(path).resolve().parent)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            set_dotted(raw, key, value)
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise _format_validation_error(exc, str(path) if path else "command-line options") from None
+
+
+def _resolve_relative_paths(raw: dict[str, Any], base: Path) -> None:
+    """Paths written in a config file are relative to that file, not to the working directory."""
+    inp = raw.get("input")
+    if not isinstance(inp, dict):
+        return
+    if isinstance(inp.get("path"), str) and not Path(inp["path"]).is_absolute():
+        inp["path"] = str(base / inp["path"])
+    for table in ("customers", "transactions", "reviews"):
+        spec = inp.get(table)
+        if isinstance(spec, dict) and isinstance(spec.get("path"), str):
+            if not Path(spec["path"]).is_absolute():
+                spec["path"] = str(base / spec["path"])
+
+
+def config_to_dict(cfg: Config) -> dict[str, Any]:
+    """A JSON-serialisable copy of the config (for manifest.json); secrets are masked."""
+    data = cfg.model_dump(mode="json")
+    if data.get("privacy", {}).get("salt"):
+        data["privacy"]["salt"] = "***"
+    return data
