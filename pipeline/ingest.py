@@ -1,0 +1,671 @@
+"""Ingest: read the inputs, normalise the mess, validate, quarantine bad rows, strip personal data.
+
+Two input modes (DESIGN.md): one retail table in the layout of the public Retail
+Transactional Dataset, or separate customers / transactions / reviews files with any column
+names. Both end in the same canonical tables:
+
+- transactions: transaction_id, customer_id, date, quantity, amount, total, category, ...
+- customers: customer_id, age, gender, income, income_band, region, state, country, is_us
+- reviews: review_id, customer_id, date, text (personal data scrubbed), rating
+
+Real-world mess is repaired, not rejected: mixed date formats, stray whitespace, odd case,
+state names / codes / FIPS, currency symbols and thousands separators, exact duplicate rows
+(dropped and counted), missing optional values. Rows that cannot be used go to the quarantine
+with a reason; a valid row is never dropped. Validation of the parsed tables uses pandera.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from pipeline.config import (CustomerColumns, InputConfig, PrivacyConfig, RetailColumns,
+                             ReviewColumns, TransactionColumns)
+from pipeline.errors import InputDataError
+from pipeline.privacy import PII_FIELDS, hash_ids, resolve_salt, scrub_texts
+from pipeline.readers import RawTable, read_raw_table
+from pipeline.states import CODE_TO_NAME, normalise_states
+
+# --------------------------------------------------------------------------- reasons
+
+REASONS: dict[str, str] = {
+    "customer_id_missing": "customer id is empty",
+    "date_missing": "date is empty",
+    "date_unparseable": "date is not a date",
+    "amount_missing": "amount is empty and cannot be derived from unit price x quantity",
+    "amount_not_a_number": "amount is not a number",
+    "negative_amount": "amount is negative",
+    "quantity_invalid": "quantity is not a positive number",
+    "malformed_line": "line has the wrong number of fields",
+    "duplicate_customer_id": "customer id appears more than once in the customers file",
+}
+
+TRANSACTION_FIELDS = ("transaction_id", "customer_id", "date", "quantity", "amount", "total",
+                      "category", "brand", "product_type", "shipping_method", "payment_method",
+                      "order_status")
+CUSTOMER_FIELDS = ("customer_id", "age", "gender", "income", "income_band", "region", "state",
+                   "country", "is_us")
+REVIEW_FIELDS = ("review_id", "customer_id", "transaction_id", "date", "text", "rating")
+
+DATE_FORMATS = ("%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y", "%m-%d-%y", "%Y/%m/%d", "%d.%m.%Y",
+                "%b %d, %Y", "%d %b %Y", "%B %d, %Y", "%d %B %Y")
+_COUNTRY_ALIASES = {
+    "uk": "UK", "u.k.": "UK", "united kingdom": "UK", "great britain": "UK", "britain": "UK",
+    "england": "UK", "germany": "Germany", "deutschland": "Germany", "canada": "Canada",
+    "australia": "Australia", "france": "France", "mexico": "Mexico", "india": "India",
+}
+_GENDERS = {"f": "female", "female": "female", "woman": "female", "w": "female",
+            "m": "male", "male": "male", "man": "male"}
+_INCOME_BANDS = {"low": "low", "l": "low", "medium": "medium", "mid": "medium", "middle": "medium",
+                 "m": "medium", "high": "high", "h": "high"}
+# Numeric incomes are banded at these annual amounts (documented in the README).
+INCOME_BAND_EDGES = (40_000.0, 100_000.0)
+
+
+@dataclass
+class IngestResult:
+    """Canonical, validated tables plus everything rejected and counted on the way."""
+
+    transactions: pd.DataFrame
+    customers: pd.DataFrame
+    reviews: pd.DataFrame
+    quarantine: pd.DataFrame
+    quality: dict[str, Any]
+    input_files: list[Path] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One-line human summary."""
+        q = self.quality["totals"]
+        return (f"{q['rows_read']:,} rows read, {q['rows_kept']:,} kept, "
+                f"{q['duplicates_dropped']:,} duplicates dropped, "
+                f"{q['rows_quarantined']:,} quarantined; {len(self.customers):,} customers, "
+                f"{len(self.reviews):,} reviews")
+
+
+# --------------------------------------------------------------------------- parsing helpers
+
+def clean_text(values: pd.Series) -> pd.Series:
+    """Strip whitespace and collapse inner runs; empty strings become missing."""
+    out = values.astype("string").str.strip()
+    out = out.str.replace(r"\s{2,}", " ", regex=True)
+    return out.mask(out == "")
+
+
+def parse_number(values: pd.Series) -> pd.Series:
+    """Parse numbers written with currency symbols, codes, spaces or thousands separators.
+
+    ``$1,234.50`` -> 1234.5, ``USD 12`` -> 12, ``(12.50)`` -> -12.5. Anything else that is not a
+    number becomes NaN (the caller decides whether that is an error).
+    """
+    text = values.astype("string")
+    text = text.str.replace(r"(?i)\b(?:usd|eur|gbp|cad|aud)\b|[$€£¥\s]", "", regex=True)
+    text = text.str.replace(r"^\((.*)\)$", r"-\1", regex=True)
+    text = text.str.replace(r",(?=\d{3}(?:\D|$))", "", regex=True)
+    return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
+def parse_dates(values: pd.Series, date_format: str = "auto", dayfirst: bool = False
+                ) -> tuple[pd.Series, dict[str, int]]:
+    """Parse a date column that may mix formats (``2026-09-18``, ``9/18/2026``, ``09-18-26``).
+
+    Each value is tried against ISO 8601 first, then US-style month-first formats (day-first
+    when ``dayfirst``), then a few written-out forms. Returns the dates (NaT where nothing fits,
+    or before 1900) and how many values each format read.
+    """
+    text = values.astype("string")
+    result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    used: dict[str, int] = {}
+    if date_format != "auto":
+        formats: tuple[str, ...] = (date_format,)
+    else:
+        formats = ("ISO8601",) + tuple(
+            f.replace("%m", "%D").replace("%d", "%m").replace("%D", "%d") if dayfirst else f
+            for f in DATE_FORMATS)
+    todo = text.notna()
+    for fmt in formats:
+        if not todo.any():
+            break
+        parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_convert(None)
+        parsed = parsed.astype("datetime64[ns]")
+        ok = parsed.notna()
+        if ok.any():
+            result.loc[parsed.index[ok]] = parsed[ok]
+            used[fmt] = int(ok.sum())
+            todo.loc[parsed.index[ok]] = False
+    result = result.mask(result.dt.year < 1900)
+    return result, used
+
+
+def normalise_customer_id(values: pd.Series) -> pd.Series:
+    """Strip ids and undo float formatting from spreadsheets (``1042.0`` -> ``1042``)."""
+    out = clean_text(values)
+    return out.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+
+
+def normalise_country(values: pd.Series, us_names: tuple[str, ...]) -> pd.Series:
+    """Map country spellings to one name each: every US variant to ``USA``."""
+    out = clean_text(values)
+    lower = out.str.lower()
+    mapping = {name: "USA" for name in us_names} | _COUNTRY_ALIASES
+    mapped = lower.map(mapping)
+    return mapped.fillna(out).astype("string")
+
+
+def normalise_gender(values: pd.Series) -> pd.Series:
+    """female / male / other; missing stays missing."""
+    lower = clean_text(values).str.lower()
+    mapped = lower.map(_GENDERS)
+    return mapped.where(lower.isna() | mapped.notna(), "other").astype("string")
+
+
+def normalise_income(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Numbers -> (income, band by INCOME_BAND_EDGES); band words -> (NaN, band)."""
+    text = clean_text(values)
+    numbers = parse_number(text)
+    present = text.notna().sum()
+    if present and numbers.notna().sum() >= 0.5 * present:
+        bands = pd.cut(numbers, [-np.inf, *INCOME_BAND_EDGES, np.inf], right=False,
+                       labels=["low", "medium", "high"]).astype("string")
+        return numbers, bands
+    bands = text.str.lower().map(_INCOME_BANDS).astype("string")
+    return pd.Series(np.nan, index=values.index, dtype="float64"), bands
+
+
+def normalise_category(values: pd.Series) -> pd.Series:
+    """Title case with single spaces: ``  home   DECOR`` -> ``Home Decor``."""
+    return clean_text(values).str.title()
+
+
+# --------------------------------------------------------------------------- validation schema
+
+def _schema(name: str, columns: dict[str, pa.Column]) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(columns, name=name, strict=False, coerce=False)
+
+
+TRANSACTION_SCHEMA = _schema("transactions", {
+    "customer_id": pa.Column("string", nullable=False),
+    "date": pa.Column("datetime64[ns]", nullable=False),
+    "total": pa.Column("float64", pa.Check.ge(0, error="negative_amount"), nullable=False),
+    "amount": pa.Column("float64", pa.Check.ge(0, error="negative_amount"), nullable=True,
+                        required=False),
+    "quantity": pa.Column("float64", pa.Check.gt(0, error="quantity_invalid"), nullable=True,
+                          required=False),
+})
+CUSTOMER_SCHEMA = _schema("customers", {
+    "customer_id": pa.Column("string", nullable=False),
+    "age": pa.Column("float64", pa.Check.in_range(10, 110), nullable=True),
+})
+REVIEW_SCHEMA = _schema("reviews", {
+    "customer_id": pa.Column("string", nullable=False),
+    "rating": pa.Column("float64", pa.Check.in_range(1, 5), nullable=True),
+})
+
+
+def _schema_failures(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
+    """Row-level failures of a pandera schema: columns index, column, check."""
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+        cases = cases[cases["index"].notna()]
+        return cases[["index", "column", "check"]].astype({"check": "string"})
+    return pd.DataFrame(columns=["index", "column", "check"])
+
+
+# --------------------------------------------------------------------------- table helpers
+
+def _map_columns(raw: RawTable, mapping: Any, required: tuple[str, ...],
+                 what: str) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
+    """Rename mapped source columns to canonical names; check required ones exist.
+
+    Returns the canonical frame, canonical -> source names actually present, and the canonical
+    fields whose default column is absent from the file (optional, so just noted).
+    """
+    frame = raw.frame
+    available = set(frame.columns)
+    wanted = {canon: src for canon, src in mapping.model_dump().items() if src is not None}
+    explicit = mapping.model_fields_set
+    present: dict[str, str] = {}
+    absent: list[str] = []
+    for canon, src in wanted.items():
+        if src in available:
+            present[canon] = src
+        elif canon in required or canon in explicit:
+            close = _closest(src, available)
+            hint = f" (did you mean '{close}'?)" if close else ""
+            raise InputDataError(
+                f"required column '{src}' ({canon.replace('_', ' ')}) is missing{hint}",
+                file=str(raw.path),
+                expected=f"columns including {sorted(set(wanted[c] for c in required if c in wanted))}; "
+                         f"found {sorted(available)[:40]}",
+                fix=f"rename the column in the file, or map it in the config "
+                    f"({what}.columns.{canon}: <your column name>)")
+        else:
+            absent.append(canon)
+    out = frame[list(present.values())].copy()
+    out.columns = list(present.keys())
+    return out, present, absent
+
+
+def _closest(name: str, options: set[str]) -> str | None:
+    import difflib
+
+    lowered = {o.lower(): o for o in options}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    match = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+@dataclass
+class _Rejects:
+    """Collects quarantined rows with reasons for one source file."""
+
+    raw: RawTable
+    source_cols: dict[str, str]
+    pii_sources: set[str]
+    rows: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def add(self, mask: pd.Series, code: str, field_name: str | None, values: pd.Series | None = None) -> None:
+        idx = mask[mask].index
+        src = self.source_cols.get(field_name or "", field_name or "")
+        for i in idx:
+            detail = REASONS[code]
+            if values is not None:
+                val = values.get(i)
+                if val is not None and not (isinstance(val, float) and np.isnan(val)) and val is not pd.NA:
+                    detail = f"{detail}: {str(val)[:60]!r}"
+            self.rows.setdefault(int(i), []).append((code, f"{src}: {detail}" if src else detail))
+
+    @property
+    def index(self) -> pd.Index:
+        return pd.Index(sorted(self.rows))
+
+    def frame(self, salt: bytes | None, id_source: str | None) -> pd.DataFrame:
+        keep_cols = [c for c in self.raw.frame.columns if c not in self.pii_sources]
+        idx = self.index
+        base = self.raw.frame.loc[idx, keep_cols].copy()
+        if salt is not None and id_source in base.columns:
+            base[id_source] = hash_ids(normalise_customer_id(base[id_source]), salt)
+        codes = [";".join(dict.fromkeys(c for c, _ in self.rows[i])) for i in idx]
+        texts = ["; ".join(t for _, t in self.rows[i]) for i in idx]
+        meta = pd.DataFrame({"source_file": self.raw.path.name, "row": idx + 1,
+                             "reason_code": codes, "reason": texts}, index=idx)
+        malformed = pd.DataFrame([{
+            "source_file": self.raw.path.name, "row": pd.NA, "reason_code": "malformed_line",
+            "reason": f"line {line['line'] or '?'}: {line['actual_fields']} fields, expected "
+                      f"{line['expected_fields']} (text not copied: it may hold personal data)"}
+            for line in self.raw.malformed_lines], columns=list(meta.columns))
+        parts = [p for p in (pd.concat([meta, base], axis=1), malformed) if len(p)]
+        return pd.concat(parts, ignore_index=True) if parts else pd.concat([meta, base], axis=1)
+
+
+def _reason_counts(frames: list[pd.DataFrame]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for frame in frames:
+        for codes in frame.get("reason_code", pd.Series(dtype=str)):
+            for code in str(codes).split(";"):
+                counts[code] = counts.get(code, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _missing(frame: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, int]:
+    return {c: int(frame[c].isna().sum()) for c in columns if c in frame.columns}
+
+
+# --------------------------------------------------------------------------- transactions
+
+def _parse_transactions(frame: pd.DataFrame, cfg: InputConfig, rejects: _Rejects,
+                        stats: dict[str, Any]) -> pd.DataFrame:
+    """Parse and validate transaction fields in place; flag unusable rows in ``rejects``."""
+    out = pd.DataFrame(index=frame.index)
+    out["customer_id"] = normalise_customer_id(frame["customer_id"])
+    raw_date = clean_text(frame["date"])
+    out["date"], stats["date_formats"] = parse_dates(raw_date, cfg.date_format, cfg.dayfirst)
+    for name in ("quantity", "amount", "total"):
+        if name in frame.columns:
+            raw = clean_text(frame[name])
+            out[name] = parse_number(raw)
+            bad = raw.notna() & out[name].isna()
+            if name == "quantity":
+                rejects.add(bad, "quantity_invalid", name, raw)
+            else:
+                rejects.add(bad, "amount_not_a_number", name, raw)
+    if "total" not in out.columns:
+        out["total"] = np.nan
+        total_raw = pd.Series(pd.NA, index=frame.index, dtype="string")
+    else:
+        total_raw = clean_text(frame["total"])
+    if "amount" in out.columns and "quantity" in out.columns:
+        derivable = total_raw.isna() & out["amount"].notna() & out["quantity"].notna()
+        out.loc[derivable, "total"] = (out.loc[derivable, "amount"]
+                                       * out.loc[derivable, "quantity"]).round(2)
+        stats["totals_derived"] = int(derivable.sum())
+    rejects.add(out["customer_id"].isna(), "customer_id_missing", "customer_id")
+    rejects.add(raw_date.isna(), "date_missing", "date")
+    rejects.add(raw_date.notna() & out["date"].isna(), "date_unparseable", "date", raw_date)
+    rejects.add(total_raw.isna() & out["total"].isna(), "amount_missing", "total")
+    # pandera checks the parsed values (sign, quantity > 0) on rows still standing.
+    standing = out.drop(index=rejects.index, errors="ignore")
+    failures = _schema_failures(standing, TRANSACTION_SCHEMA)
+    for (column, code), cases in failures.groupby(["column", "check"]):
+        if code in REASONS:
+            mask = pd.Series(True, index=pd.Index(cases["index"].astype(int).unique()))
+            rejects.add(mask, code, column, clean_text(frame[column]))
+    for name in ("category", "brand", "product_type", "shipping_method", "payment_method",
+                 "order_status"):
+        if name in frame.columns:
+            out[name] = normalise_category(frame[name]) if name == "category" else clean_text(frame[name])
+    if "transaction_id" in frame.columns:
+        out["transaction_id"] = clean_text(frame["transaction_id"])
+    else:
+        out["transaction_id"] = pd.Series(pd.NA, index=frame.index, dtype="string")
+    missing_id = out["transaction_id"].isna()
+    out.loc[missing_id, "transaction_id"] = "row-" + (out.index[missing_id] + 1).astype(str)
+    return out
+
+
+def _parse_customer_attributes(frame: pd.DataFrame, cfg: InputConfig,
+                               stats: dict[str, Any]) -> pd.DataFrame:
+    """Demographics and location of each row, normalised (never a reason to reject a row)."""
+    out = pd.DataFrame(index=frame.index)
+    if "age" in frame.columns:
+        age = parse_number(clean_text(frame["age"]))
+        out_of_range = age.notna() & ~age.between(10, 110)
+        stats["age_out_of_range_set_missing"] = int(out_of_range.sum())
+        out["age"] = age.mask(out_of_range)
+    else:
+        out["age"] = np.nan
+    out["gender"] = normalise_gender(frame["gender"]) if "gender" in frame.columns else pd.NA
+    if "income" in frame.columns:
+        out["income"], out["income_band"] = normalise_income(frame["income"])
+    else:
+        out["income"], out["income_band"] = np.nan, pd.NA
+    country = (normalise_country(frame["country"], cfg.us_country_names)
+               if "country" in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="string"))
+    region = clean_text(frame["state"]) if "state" in frame.columns else pd.Series(
+        pd.NA, index=frame.index, dtype="string")
+    codes = normalise_states(region)
+    is_us = (country == "USA").fillna(False) | (country.isna() & codes.notna())
+    # US regions read as the state's proper name; other countries keep their own spelling.
+    out["region"] = codes.map(CODE_TO_NAME).astype("string").where(is_us & codes.notna(), region)
+    out["state"] = codes.where(is_us)
+    out["country"] = country.where(country.notna(), pd.Series("USA", index=frame.index).where(is_us))
+    out["is_us"] = is_us.astype(bool)
+    unknown = is_us & region.notna() & codes.isna()
+    stats["unknown_states"] = int(unknown.sum())
+    stats["unknown_state_values"] = region[unknown].value_counts().head(10).to_dict()
+    stats["state_spellings_normalised"] = int((is_us & codes.notna() & (region != codes)).sum())
+    return out
+
+
+def _customers_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer: each attribute's most recent known value."""
+    cols = [c for c in CUSTOMER_FIELDS if c != "customer_id"]
+    ordered = rows.sort_values("date", kind="stable")
+    customers = ordered.groupby("customer_id", sort=True)[cols].last()
+    customers["is_us"] = customers["is_us"].fillna(False).astype(bool)
+    return customers.reset_index()
+
+
+# --------------------------------------------------------------------------- reviews
+
+def _reviews_from_rows(rows: pd.DataFrame, text_col: str, rating_col: str | None,
+                       stats: dict[str, Any]) -> pd.DataFrame:
+    text = clean_text(rows[text_col]) if text_col in rows.columns else pd.Series(
+        pd.NA, index=rows.index, dtype="string")
+    rating = (parse_number(clean_text(rows[rating_col])) if rating_col and rating_col in rows.columns
+              else pd.Series(np.nan, index=rows.index))
+    bad_rating = rating.notna() & ~rating.between(1, 5)
+    stats["ratings_out_of_range_set_missing"] = int(bad_rating.sum())
+    rating = rating.mask(bad_rating)
+    has = text.notna() | rating.notna()
+    return pd.DataFrame({"text": text[has], "rating": rating[has]})
+
+
+def _scrub_reviews(reviews: pd.DataFrame, pii: pd.DataFrame) -> pd.DataFrame:
+    names = pii["name"] if "name" in pii.columns else None
+    addresses = pii["address"] if "address" in pii.columns else None
+    reviews = reviews.copy()
+    reviews["text"] = scrub_texts(reviews["text"],
+                                  names.reindex(reviews.index) if names is not None else None,
+                                  addresses.reindex(reviews.index) if addresses is not None else None)
+    return reviews
+
+
+# --------------------------------------------------------------------------- modes
+
+def _read(path: Path | None, what: str, cfg: InputConfig) -> RawTable:
+    if path is None:
+        raise InputDataError(f"no {what} file given",
+                             expected="input.path in the config or --input FILE",
+                             fix="segment-report run --input retail_data.csv (or set input.path)")
+    return read_raw_table(Path(path), what, cfg.encoding)
+
+
+def _dedupe(raw: RawTable) -> tuple[pd.DataFrame, int]:
+    dup = raw.frame.duplicated(keep="first")
+    return raw.frame[~dup], int(dup.sum())
+
+
+def _pii_sources(present: dict[str, str], extra: tuple[str, ...], frame: pd.DataFrame) -> set[str]:
+    return {present[f] for f in PII_FIELDS if f in present} | {c for c in extra if c in frame.columns}
+
+
+def _ingest_retail(cfg: InputConfig) -> tuple[dict[str, pd.DataFrame], list[_Rejects], dict, list[Path]]:
+    raw = _read(cfg.path, "retail table", cfg)
+    mapping: RetailColumns = cfg.columns
+    required = ("customer_id", "date")
+    canon, present, absent = _map_columns(raw, mapping, required, "input")
+    if not {"total"} <= set(present) and not {"amount", "quantity"} <= set(present):
+        raise InputDataError("no usable amount column", file=str(raw.path),
+                             expected=f"'{mapping.total}' (order total) or both '{mapping.amount}' "
+                                      f"and '{mapping.quantity}'",
+                             fix="map input.columns.total to the column holding the order amount")
+    stats: dict[str, Any] = {"file": raw.path.name, "rows_read": len(raw.frame) + len(raw.malformed_lines),
+                             "malformed_lines": len(raw.malformed_lines), "columns_absent": absent}
+    unique, stats["duplicates_dropped"] = _dedupe(raw)
+    canon = canon.loc[unique.index]
+    rejects = _Rejects(raw, present, _pii_sources(present, cfg.extra_pii_columns, raw.frame))
+    tx = _parse_transactions(canon, cfg, rejects, stats)
+    attrs = _parse_customer_attributes(canon, cfg, stats)
+    kept_idx = tx.index.difference(rejects.index)
+    rows = pd.concat([tx, attrs], axis=1).loc[kept_idx]
+    pii = canon.loc[kept_idx, [c for c in PII_FIELDS if c in canon.columns]]
+    reviews = _reviews_from_rows(canon.loc[kept_idx], "review_text", "rating", stats)
+    reviews = _scrub_reviews(reviews, pii)
+    reviews.insert(0, "review_id", rows.loc[reviews.index, "transaction_id"])
+    reviews.insert(1, "customer_id", rows.loc[reviews.index, "customer_id"])
+    reviews.insert(2, "transaction_id", rows.loc[reviews.index, "transaction_id"])
+    reviews.insert(3, "date", rows.loc[reviews.index, "date"])
+    tables = {
+        "transactions": rows[[c for c in TRANSACTION_FIELDS if c in rows.columns]],
+        "customers": _customers_from_rows(rows),
+        "reviews": reviews,
+    }
+    stats["rows_quarantined"] = len(rejects.rows) + len(raw.malformed_lines)
+    stats["rows_kept"] = len(kept_idx)
+    return tables, [rejects], {"retail_table": stats}, [raw.path]
+
+
+def _ingest_tables(cfg: InputConfig) -> tuple[dict[str, pd.DataFrame], list[_Rejects], dict, list[Path]]:
+    all_rejects: list[_Rejects] = []
+    files: dict[str, Any] = {}
+    paths: list[Path] = []
+
+    # customers
+    raw_c = _read(cfg.customers.path, "customers", cfg)
+    canon_c, present_c, absent_c = _map_columns(raw_c, cfg.table_columns("customers"),
+                                                ("customer_id",), "input.customers")
+    stats_c: dict[str, Any] = {"file": raw_c.path.name, "malformed_lines": len(raw_c.malformed_lines),
+                               "rows_read": len(raw_c.frame) + len(raw_c.malformed_lines),
+                               "columns_absent": absent_c}
+    unique_c, stats_c["duplicates_dropped"] = _dedupe(raw_c)
+    canon_c = canon_c.loc[unique_c.index]
+    rej_c = _Rejects(raw_c, present_c, _pii_sources(present_c, cfg.extra_pii_columns, raw_c.frame))
+    ids = normalise_customer_id(canon_c["customer_id"])
+    rej_c.add(ids.isna(), "customer_id_missing", "customer_id")
+    rej_c.add(ids.notna() & ids.duplicated(keep="first"), "duplicate_customer_id", "customer_id", ids)
+    attrs = _parse_customer_attributes(canon_c, cfg, stats_c)
+    attrs.insert(0, "customer_id", ids)
+    kept_c = attrs.index.difference(rej_c.index)
+    customers = attrs.loc[kept_c]
+    pii_c = canon_c.loc[kept_c, [c for c in PII_FIELDS if c in canon_c.columns]]
+    pii_c.index = customers["customer_id"].to_numpy()
+    stats_c["rows_quarantined"] = len(rej_c.rows) + len(raw_c.malformed_lines)
+    stats_c["rows_kept"] = len(kept_c)
+    all_rejects.append(rej_c)
+    files["customers"] = stats_c
+    paths.append(raw_c.path)
+
+    # transactions
+    raw_t = _read(cfg.transactions.path, "transactions", cfg)
+    canon_t, present_t, absent_t = _map_columns(raw_t, cfg.table_columns("transactions"),
+                                                ("customer_id", "date"), "input.transactions")
+    if "total" not in present_t and not {"amount", "quantity"} <= set(present_t):
+        raise InputDataError("no usable amount column", file=str(raw_t.path),
+                             expected="a total column, or unit amount and quantity columns",
+                             fix="map input.transactions.columns.total to the order amount column")
+    stats_t: dict[str, Any] = {"file": raw_t.path.name, "malformed_lines": len(raw_t.malformed_lines),
+                               "rows_read": len(raw_t.frame) + len(raw_t.malformed_lines),
+                               "columns_absent": absent_t}
+    unique_t, stats_t["duplicates_dropped"] = _dedupe(raw_t)
+    canon_t = canon_t.loc[unique_t.index]
+    rej_t = _Rejects(raw_t, present_t, _pii_sources(present_t, cfg.extra_pii_columns, raw_t.frame))
+    tx = _parse_transactions(canon_t, cfg, rej_t, stats_t)
+    kept_t = tx.index.difference(rej_t.index)
+    transactions = tx.loc[kept_t, [c for c in TRANSACTION_FIELDS if c in tx.columns]]
+    stats_t["rows_quarantined"] = len(rej_t.rows) + len(raw_t.malformed_lines)
+    stats_t["rows_kept"] = len(kept_t)
+    stats_t["transactions_without_customer_record"] = int(
+        (~transactions["customer_id"].isin(customers["customer_id"])).sum())
+    all_rejects.append(rej_t)
+    files["transactions"] = stats_t
+    paths.append(raw_t.path)
+
+    # customers known only from transactions still count (with unknown demographics)
+    extra_ids = pd.Index(transactions["customer_id"].unique()).difference(pd.Index(customers["customer_id"]))
+    if len(extra_ids):
+        filler = pd.DataFrame({"customer_id": pd.array(extra_ids, dtype="string"), "is_us": False})
+        customers = pd.concat([customers, filler], ignore_index=True)
+    customers = customers.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+    # reviews
+    reviews = pd.DataFrame(columns=list(REVIEW_FIELDS))
+    if cfg.reviews is not None:
+        raw_r = _read(cfg.reviews.path, "reviews", cfg)
+        canon_r, present_r, absent_r = _map_columns(raw_r, cfg.table_columns("reviews"),
+                                                    ("customer_id", "text"), "input.reviews")
+        stats_r: dict[str, Any] = {"file": raw_r.path.name, "malformed_lines": len(raw_r.malformed_lines),
+                                   "rows_read": len(raw_r.frame) + len(raw_r.malformed_lines),
+                                   "columns_absent": absent_r}
+        unique_r, stats_r["duplicates_dropped"] = _dedupe(raw_r)
+        canon_r = canon_r.loc[unique_r.index]
+        rej_r = _Rejects(raw_r, present_r, _pii_sources(present_r, cfg.extra_pii_columns, raw_r.frame))
+        rid = normalise_customer_id(canon_r["customer_id"])
+        rej_r.add(rid.isna(), "customer_id_missing", "customer_id")
+        kept_r = canon_r.index.difference(rej_r.index)
+        body = _reviews_from_rows(canon_r.loc[kept_r], "text", "rating", stats_r)
+        owner = rid.loc[body.index]
+        pii_rows = pii_c.reindex(owner.to_numpy())
+        pii_rows.index = body.index
+        body = _scrub_reviews(body, pii_rows)
+        if "date" in canon_r.columns:
+            dates, _ = parse_dates(clean_text(canon_r.loc[body.index, "date"]), cfg.date_format, cfg.dayfirst)
+            stats_r["review_dates_unparseable"] = int(
+                (clean_text(canon_r.loc[body.index, "date"]).notna() & dates.isna()).sum())
+        else:
+            dates = pd.Series(pd.NaT, index=body.index, dtype="datetime64[ns]")
+        review_ids = (clean_text(canon_r.loc[body.index, "review_id"]) if "review_id" in canon_r.columns
+                      else pd.Series(pd.NA, index=body.index, dtype="string"))
+        review_ids = review_ids.fillna("review-" + (body.index.to_series() + 1).astype(str))
+        reviews = pd.DataFrame({"review_id": review_ids, "customer_id": owner,
+                                "transaction_id": pd.Series(pd.NA, index=body.index, dtype="string"),
+                                "date": dates, "text": body["text"], "rating": body["rating"]})
+        stats_r["rows_quarantined"] = len(rej_r.rows) + len(raw_r.malformed_lines)
+        stats_r["rows_kept"] = len(kept_r)
+        all_rejects.append(rej_r)
+        files["reviews"] = stats_r
+        paths.append(raw_r.path)
+    return {"transactions": transactions, "customers": customers, "reviews": reviews}, all_rejects, files, paths
+
+
+# --------------------------------------------------------------------------- entry point
+
+def ingest(cfg: InputConfig, privacy: PrivacyConfig) -> IngestResult:
+    """Read, normalise and validate the inputs of either mode.
+
+    Returns:
+        The canonical tables (personal data removed, review text scrubbed, ids hashed when
+        configured), the quarantined rows with reasons, and data-quality counts.
+
+    Raises:
+        InputDataError: a file is missing, unreadable, empty, of the wrong format or encoding,
+            lacks a required column, or every row was rejected.
+        ConfigError: id hashing is on without a salt.
+    """
+    salt = resolve_salt(privacy)
+    if cfg.mode == "retail_table":
+        tables, rejects, files, paths = _ingest_retail(cfg)
+        id_sources = [cfg.columns.customer_id]
+    else:
+        tables, rejects, files, paths = _ingest_tables(cfg)
+        id_sources = [cfg.table_columns(t).customer_id for t in ("customers", "transactions", "reviews")]
+
+    for name, stats in files.items():
+        if stats["rows_kept"] == 0:
+            raise InputDataError(
+                f"every row was rejected ({stats['rows_read']:,} read, "
+                f"{stats['rows_quarantined']:,} quarantined, {stats['duplicates_dropped']:,} duplicates)",
+                file=stats["file"],
+                expected="rows with a customer id, a date and a non-negative amount",
+                fix="check the column mapping and the date/number formats; "
+                    "the reasons are listed in quarantine.csv of the run folder")
+
+    quarantine = pd.concat([r.frame(salt, src) for r, src in zip(rejects, id_sources)],
+                           ignore_index=True) if rejects else pd.DataFrame()
+    if salt is not None:
+        for table in tables.values():
+            if "customer_id" in table.columns:
+                table["customer_id"] = hash_ids(table["customer_id"], salt)
+
+    transactions = tables["transactions"].reset_index(drop=True)
+    customers = tables["customers"].reset_index(drop=True)
+    reviews = tables["reviews"].reset_index(drop=True)
+    for frame in (transactions, customers, reviews):
+        for col in ("customer_id", "transaction_id", "review_id"):
+            if col in frame.columns:
+                frame[col] = frame[col].astype("string")
+
+    totals = {key: sum(int(s.get(key, 0)) for s in files.values())
+              for key in ("rows_read", "rows_kept", "duplicates_dropped", "rows_quarantined")}
+    quality = {
+        "mode": cfg.mode,
+        "totals": totals,
+        "files": files,
+        "quarantined_by_reason": _reason_counts([quarantine]),
+        "reason_descriptions": REASONS,
+        "missing_values": {
+            "transactions": _missing(transactions, TRANSACTION_FIELDS),
+            "customers": _missing(customers, CUSTOMER_FIELDS),
+            "reviews": _missing(reviews, ("text", "rating", "date")),
+        },
+        "customers": int(len(customers)),
+        "reviews": int(len(reviews)),
+        "non_us_customers_by_country": customers.loc[~customers["is_us"], "country"]
+        .fillna("unknown").value_counts().sort_index().astype(int).to_dict(),
+        "us_customers": int(customers["is_us"].sum()),
+        "us_customers_unknown_state": int((customers["is_us"] & customers["state"].isna()).sum()),
+        "personal_data_dropped": sorted({f for f in PII_FIELDS}),
+        "customer_ids_hashed": salt is not None,
+    }
+    return IngestResult(transactions, customers, reviews, quarantine, quality, paths)

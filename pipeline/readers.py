@@ -1,0 +1,179 @@
+"""Reading input files (CSV or Parquet) as raw text, with clear errors for unusable files.
+
+Every column is read as text so that the original value of a rejected row can be quoted in
+``quarantine.csv``; parsing into numbers and dates happens in :mod:`pipeline.ingest`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from pipeline.errors import InputDataError
+
+CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+PARQUET_SUFFIXES = {".parquet", ".pq", ".parq"}
+_FIX_FORMAT = "give a CSV file (UTF-8, header row) or a Parquet file"
+
+
+@dataclass
+class RawTable:
+    """A file read as text: the rows, malformed lines skipped, and where it came from."""
+
+    path: Path
+    frame: pd.DataFrame
+    malformed_lines: list[dict] = field(default_factory=list)
+    file_format: str = "csv"
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (for manifest.json)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_file(path: Path, what: str) -> None:
+    if not path.exists():
+        raise InputDataError(f"{what} file not found", file=str(path),
+                             expected="an existing CSV or Parquet file",
+                             fix="check the path in the config (input.path / input.<table>.path) or --input")
+    if path.is_dir():
+        raise InputDataError(f"{what} path is a folder, not a file", file=str(path),
+                             expected="a CSV or Parquet file", fix="point to the file inside the folder")
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise InputDataError(f"{what} file cannot be read: {exc.strerror}", file=str(path),
+                             expected="a readable file", fix="check the file permissions") from None
+    if path.stat().st_size == 0:
+        raise InputDataError(f"{what} file is empty (0 bytes)", file=str(path),
+                             expected="a header row and at least one data row",
+                             fix="export the data again; the file was written empty")
+
+
+def _sniff_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if head[:4] == b"PAR1":
+        return "parquet"
+    if suffix in PARQUET_SUFFIXES:
+        raise InputDataError("file has a Parquet extension but is not a Parquet file", file=str(path),
+                             expected="a Parquet file (starts with 'PAR1')", fix=_FIX_FORMAT)
+    if b"\x00" in head:
+        raise InputDataError("file is binary, not a CSV or Parquet file", file=str(path),
+                             expected="a text CSV with a header row, or a Parquet file", fix=_FIX_FORMAT)
+    if suffix in (".xlsx", ".xls", ".zip", ".gz", ".json"):
+        raise InputDataError(f"'{suffix}' files are not supported", file=str(path),
+                             expected="a CSV or Parquet file",
+                             fix="export the sheet or table as CSV (UTF-8) or Parquet")
+    return "csv"
+
+
+def _header(path: Path, encoding: str, delimiter: str) -> list[str]:
+    try:
+        with open(path, encoding=encoding, newline="") as handle:
+            first = handle.readline()
+    except UnicodeDecodeError:
+        raise _encoding_error(path, encoding) from None
+    except LookupError:
+        raise InputDataError(f"unknown text encoding '{encoding}'", file=str(path),
+                             expected="a Python codec name such as utf-8 or latin-1",
+                             fix="set input.encoding to a valid encoding") from None
+    header = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
+    header = [h.strip().lstrip("\ufeff") for h in header]
+    if not header or all(h == "" for h in header):
+        raise InputDataError("file has no header row", file=str(path),
+                             expected="a first line with column names",
+                             fix="add the header row the config maps (see README, 'Input contract')")
+    return header
+
+
+def _encoding_error(path: Path, encoding: str) -> InputDataError:
+    return InputDataError(f"file is not valid {encoding} text", file=str(path),
+                          expected=f"a CSV encoded as {encoding}",
+                          fix="re-save the file as UTF-8, or set input.encoding (e.g. latin-1, cp1252)")
+
+
+def read_raw_table(path: Path, what: str = "input", encoding: str = "utf-8") -> RawTable:
+    """Read a CSV or Parquet file with every column as text.
+
+    Malformed CSV lines (wrong number of fields) are skipped and reported in
+    ``RawTable.malformed_lines`` (line number and field counts, never the text: it may
+    hold personal data) so ingest can quarantine them.
+
+    Raises:
+        InputDataError: missing, unreadable, empty, binary or wrongly encoded file; no header;
+            no data rows; duplicate column names.
+    """
+    path = Path(path)
+    _check_file(path, what)
+    fmt = _sniff_format(path)
+    if fmt == "parquet":
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise InputDataError(f"Parquet file cannot be read: {exc}", file=str(path),
+                                 expected="a valid Parquet file", fix=_FIX_FORMAT) from None
+        frame = table.to_pandas()
+        frame = frame.astype("string").astype(object).where(frame.notna(), None)
+        frame = frame.astype("str")
+        malformed: list[dict] = []
+    else:
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        header = _header(path, encoding, delimiter)
+        if len(set(header)) != len(header):
+            dupes = sorted({h for h in header if header.count(h) > 1})
+            raise InputDataError(f"duplicate column names {dupes}", file=str(path),
+                                 expected="unique column names in the header row",
+                                 fix="rename or remove the repeated columns")
+        frame, malformed = _read_csv(path, header, encoding, delimiter, use_threads=True)
+        if malformed:  # line numbers are only known from a single-threaded read
+            frame, malformed = _read_csv(path, header, encoding, delimiter, use_threads=False)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if len(frame) == 0 and not malformed:
+        raise InputDataError(f"{what} file has a header but no data rows", file=str(path),
+                             expected="at least one data row", fix="check the export; the table was empty")
+    return RawTable(path=path, frame=frame, malformed_lines=malformed, file_format=fmt)
+
+
+def _read_csv(path: Path, header: list[str], encoding: str, delimiter: str,
+              use_threads: bool) -> tuple[pd.DataFrame, list[dict]]:
+    malformed: list[dict] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        malformed.append({"line": row.number, "expected_fields": row.expected_columns,
+                          "actual_fields": row.actual_columns})
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=use_threads, encoding=encoding,
+                                           column_names=header, skip_rows=1),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid,
+                                             newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
+                                                 null_values=[""], strings_can_be_null=True,
+                                                 quoted_strings_can_be_null=True),
+        )
+    except pa.ArrowInvalid as exc:
+        text = str(exc)
+        if "UTF8" in text.upper() or "utf-8" in text.lower():
+            raise _encoding_error(path, encoding) from None
+        raise InputDataError(f"file cannot be parsed as CSV: {text.splitlines()[0]}", file=str(path),
+                             expected="a comma-separated file with a header row",
+                             fix=_FIX_FORMAT) from None
+    return table.to_pandas(), malformed

@@ -1,0 +1,203 @@
+"""The pipeline runner: one declared list of stages, each with what it writes into the run folder.
+
+``run_pipeline`` ingests the inputs, resolves the period, runs every stage in order, saves
+each stage's results as it finishes and records timings, versions and hashes in
+``manifest.json`` and the outcome in ``status.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.config import Config, config_to_dict, load_config
+from pipeline.errors import SegmentReportError
+from pipeline.features import Window, build_customer_features, resolve_window
+from pipeline.ingest import IngestResult, ingest
+from pipeline.log import logger
+from pipeline.readers import file_sha256
+from pipeline.runfolder import (RunFolder, library_versions, write_csv, write_json, write_parquet)
+
+
+@dataclass
+class RunContext:
+    """What the stages share during one run: config, run folder and in-memory artefacts."""
+
+    cfg: Config
+    folder: RunFolder | None = None
+    ingested: IngestResult | None = None
+    window: Window | None = None
+    customers: pd.DataFrame | None = None
+    reviews: pd.DataFrame | None = None
+    results: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One pipeline step: its name, the function and the run-folder files it writes."""
+
+    name: str
+    run: Callable[[RunContext], None]
+    writes: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------- stages
+
+def _stage_features(ctx: RunContext) -> None:
+    assert ctx.ingested is not None and ctx.window is not None and ctx.folder is not None
+    ing = ctx.ingested
+    ctx.customers = build_customer_features(ing.transactions, ing.customers, ing.reviews, ctx.window)
+    ctx.reviews = ing.reviews
+    write_parquet(ctx.folder.result("customers.parquet"), ctx.customers)
+    write_parquet(ctx.folder.result("reviews.parquet"), ctx.reviews)
+    logger.info("features: %s customers with an order in %s", f"{len(ctx.customers):,}",
+                ctx.window.label)
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("features", _stage_features, ("results/customers.parquet", "results/reviews.parquet")),
+)
+
+
+# --------------------------------------------------------------------------- public API
+
+@dataclass
+class RunResult:
+    """Outcome of a run: where it is and a one-line summary."""
+
+    run_dir: Path
+    customers: int
+    seconds: float
+    quality: dict[str, Any]
+
+    def summary(self) -> str:
+        """One line for the terminal."""
+        t = self.quality["totals"]
+        return (f"run succeeded in {self.seconds:.1f} s: {self.customers:,} customers; "
+                f"{t['rows_kept']:,} of {t['rows_read']:,} rows kept, "
+                f"{t['rows_quarantined']:,} quarantined -> {self.run_dir}")
+
+
+@dataclass
+class ValidationReport:
+    """Outcome of ``validate``: counts and where the quarantine file is."""
+
+    out_dir: Path
+    ingested: IngestResult
+
+    def summary(self) -> str:
+        """Counts by reason and the files written."""
+        q = self.ingested.quality
+        lines = [f"validated: {self.ingested.summary()}"]
+        for reason, count in q["quarantined_by_reason"].items():
+            lines.append(f"  quarantined {count:,} x {reason}: {q['reason_descriptions'].get(reason, '')}")
+        lines.append(f"wrote {self.out_dir / 'quarantine.csv'} and {self.out_dir / 'data_quality.json'}")
+        return "\n".join(lines)
+
+
+def _timed(ctx: RunContext, name: str, func: Callable[[], Any]) -> Any:
+    start = time.perf_counter()
+    logger.info("%s ...", name)
+    out = func()
+    ctx.timings[name] = round(time.perf_counter() - start, 3)
+    return out
+
+
+def validate_inputs(cfg: Config) -> ValidationReport:
+    """Ingest and validate the inputs only; write quarantine.csv and data_quality.json to
+    ``<run.out_dir>/validation/``. No modelling.
+
+    Raises:
+        InputDataError / ConfigError: fatal input or configuration problems.
+    """
+    result = ingest(cfg.input, cfg.privacy)
+    out = Path(cfg.run.out_dir) / "validation"
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(out / "quarantine.csv", result.quarantine)
+    write_json(out / "data_quality.json", result.quality)
+    return ValidationReport(out, result)
+
+
+def _manifest(ctx: RunContext, started: dt.datetime, wall: float) -> dict[str, Any]:
+    assert ctx.ingested is not None and ctx.window is not None
+    return {
+        "tool": "segment-report",
+        "started_at": started.isoformat(timespec="seconds"),
+        "wall_seconds": round(wall, 3),
+        "seed": ctx.cfg.seed,
+        "period": ctx.window.as_dict(),
+        "config": config_to_dict(ctx.cfg),
+        "inputs": [{"file": str(p), "sha256": file_sha256(p), "bytes": p.stat().st_size}
+                   for p in ctx.ingested.input_files],
+        "row_counts": {**ctx.ingested.quality["totals"],
+                       "customers_in_window": int(len(ctx.customers)) if ctx.customers is not None else 0,
+                       "reviews": int(len(ctx.ingested.reviews))},
+        "stage_seconds": ctx.timings,
+        "versions": library_versions(),
+        "stages": [{"name": s.name, "writes": list(s.writes)} for s in STAGES],
+    }
+
+
+def run_pipeline(cfg: Config) -> RunResult:
+    """Run every stage for the configured period and write the run folder.
+
+    Returns:
+        A :class:`RunResult` naming the run folder.
+
+    Raises:
+        SegmentReportError: bad inputs or configuration (exit 2) and other expected failures;
+            the failure is recorded in ``status.json`` once the run folder exists.
+    """
+    started = dt.datetime.now(dt.timezone.utc)
+    t0 = time.perf_counter()
+    ctx = RunContext(cfg)
+    ctx.ingested = _timed(ctx, "ingest", lambda: ingest(cfg.input, cfg.privacy))
+    ctx.window = resolve_window(ctx.ingested.transactions["date"], cfg.run.period, cfg.run.lookback_months)
+    ctx.folder = RunFolder(Path(cfg.run.out_dir) / ctx.window.label).create()
+    handler = logging.FileHandler(ctx.folder.log, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    stage_name = "ingest"
+    try:
+        ctx.folder.write_status("running", stage=stage_name)
+        write_csv(ctx.folder.quarantine, ctx.ingested.quarantine)
+        write_json(ctx.folder.result("data_quality.json"), ctx.ingested.quality)
+        logger.info("ingest: %s", ctx.ingested.summary())
+        for stage in STAGES:
+            stage_name = stage.name
+            ctx.folder.write_status("running", stage=stage_name)
+            _timed(ctx, stage.name, lambda: stage.run(ctx))
+        wall = time.perf_counter() - t0
+        write_json(ctx.folder.manifest, _manifest(ctx, started, wall))
+        ctx.folder.write_status("succeeded", exit_code=0)
+    except SegmentReportError as exc:
+        ctx.folder.write_status("failed", stage=stage_name, reason=exc.message, exit_code=exc.exit_code)
+        raise
+    except BaseException as exc:
+        ctx.folder.write_status("failed", stage=stage_name, reason=f"{type(exc).__name__}: {exc}",
+                                exit_code=1)
+        raise
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    return RunResult(ctx.folder.root, len(ctx.customers), wall, ctx.ingested.quality)
+
+
+def run_demo(out_dir: Path, n_transactions: int = 20_000, seed: int = 42) -> RunResult:
+    """Generate the default synthetic dataset into ``out_dir/data`` and run the pipeline on it,
+    writing the run folder under ``out_dir``."""
+    from pipeline.synthetic import GenerateConfig, generate_dataset
+
+    out_dir = Path(out_dir)
+    data = generate_dataset(GenerateConfig(n_transactions=n_transactions, seed=seed), out_dir / "data")
+    logger.info("demo data: %s", data.summary())
+    cfg = load_config(data.config_file, {"run.out_dir": str(out_dir), "seed": seed})
+    return run_pipeline(cfg)
