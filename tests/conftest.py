@@ -1,0 +1,72 @@
+"""Shared fixtures: tiny retail tables written to tmp folders, and a CLI runner."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+
+RETAIL_HEADER = ["Transaction_ID", "Customer_ID", "Name", "Email", "Phone", "Address", "City",
+                 "State", "Zipcode", "Country", "Age", "Gender", "Income", "Customer_Segment",
+                 "Date", "Year", "Month", "Time", "Total_Purchases", "Amount", "Total_Amount",
+                 "Product_Category", "Product_Brand", "Product_Type", "Feedback",
+                 "Shipping_Method", "Payment_Method", "Order_Status", "Ratings", "products"]
+
+
+def retail_row(tid: int, cid: str, *, date: str = "2026-09-18", state: str = "Ohio",
+               country: str = "USA", qty: str = "2", amount: str = "10", total: str = "20",
+               category: str = "Clothing", feedback: str = "", rating: str = "",
+               name: str = "Jane Doe", age: str = "34") -> dict[str, str]:
+    """One row in the public retail layout with sensible defaults."""
+    first = name.split()[0].lower()
+    return {"Transaction_ID": str(tid), "Customer_ID": cid, "Name": name,
+            "Email": f"{first}.{cid}@example.com", "Phone": f"(555) 201-{int(cid) % 10000:04d}" if cid.isdigit() else "",
+            "Address": f"{tid} Oak Street", "City": "Columbus", "State": state, "Zipcode": "43004",
+            "Country": country, "Age": age, "Gender": "Female", "Income": "Medium",
+            "Customer_Segment": "Regular", "Date": date, "Year": "2026", "Month": "September",
+            "Time": "10:00:00", "Total_Purchases": qty, "Amount": amount, "Total_Amount": total,
+            "Product_Category": category, "Product_Brand": "Acme", "Product_Type": "Shirt",
+            "Feedback": feedback, "Shipping_Method": "Standard", "Payment_Method": "Card",
+            "Order_Status": "Delivered", "Ratings": rating, "products": "shirt"}
+
+
+def write_retail(path: Path, rows: list[dict[str, str]], header: list[str] | None = None) -> Path:
+    """Write rows as a retail-layout CSV."""
+    header = header or RETAIL_HEADER
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def small_retail(tmp_path: Path) -> Path:
+    """A valid retail table: 6 customers over two months, a few reviews."""
+    rows = []
+    tid = 1
+    for c in range(6):
+        for k in range(3):
+            month = 9 if k < 2 else 10
+            rows.append(retail_row(tid, str(1000 + c), date=f"2026-{month:02d}-{10 + c}",
+                                   qty=str(1 + k), amount="12.5", total=f"{12.5 * (1 + k):.2f}",
+                                   category=["Clothing", "Books", "Electronics"][k],
+                                   feedback="Lovely fabric, fits well" if k == 0 else "",
+                                   rating="5" if k == 0 else "", name=f"Ann{c} Smith{c}"))
+            tid += 1
+    return write_retail(tmp_path / "retail.csv", rows)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """A Click test runner (stderr kept separate)."""
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: str):
+    """Run the CLI in-process and return the result (exit code, stdout, stderr)."""
+    return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)

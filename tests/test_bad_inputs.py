@@ -1,0 +1,202 @@
+"""Every fatal input or configuration problem: exit code 2, a message that names the file,
+the problem, what was expected and the fix, and no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RETAIL_HEADER, invoke, retail_row, write_retail
+
+
+def _assert_clean_failure(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    message = result.stderr
+    assert ("\n" + message).count("\nerror: ") == 1, message
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+def _run(runner, tmp_path: Path, data: Path, *extra: str):
+    return invoke(runner, "run", "--input", data, "--out", tmp_path / "out", *extra)
+
+
+def test_missing_file(runner, tmp_path):
+    result = _run(runner, tmp_path, tmp_path / "nope.csv")
+    _assert_clean_failure(result, "nope.csv", "file not found", "expected:", "fix:")
+
+
+def test_folder_instead_of_file(runner, tmp_path):
+    result = _run(runner, tmp_path, tmp_path)
+    _assert_clean_failure(result, "is a folder", "fix:")
+
+
+def test_empty_file(runner, tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    _assert_clean_failure(_run(runner, tmp_path, path), "empty.csv", "empty (0 bytes)")
+
+
+def test_header_only(runner, tmp_path):
+    path = write_retail(tmp_path / "header.csv", [])
+    _assert_clean_failure(_run(runner, tmp_path, path), "header but no data rows")
+
+
+def test_binary_garbage(runner, tmp_path):
+    path = tmp_path / "garbage.csv"
+    path.write_bytes(bytes(range(256)) * 20)
+    _assert_clean_failure(_run(runner, tmp_path, path), "binary, not a CSV or Parquet")
+
+
+def test_wrong_encoding(runner, tmp_path):
+    path = write_retail(tmp_path / "latin.csv", [retail_row(1, "7", name="José Müller")])
+    path.write_bytes(path.read_text(encoding="utf-8").encode("latin-1"))
+    _assert_clean_failure(_run(runner, tmp_path, path), "not valid utf-8", "input.encoding")
+
+
+def test_wrong_encoding_can_be_configured(runner, tmp_path):
+    path = write_retail(tmp_path / "latin.csv", [retail_row(1, "7", name="José Müller")])
+    path.write_bytes(path.read_text(encoding="utf-8").encode("latin-1"))
+    config = tmp_path / "c.yaml"
+    config.write_text("input:\n  encoding: latin-1\n")
+    result = invoke(runner, "validate", "--config", config, "--input", path, "--out", tmp_path / "o")
+    assert result.exit_code == 0, result.output
+
+
+def test_spreadsheet_extension(runner, tmp_path):
+    path = tmp_path / "data.xlsx"
+    path.write_bytes(b"not really a spreadsheet")
+    _assert_clean_failure(_run(runner, tmp_path, path), "'.xlsx' files are not supported", "export")
+
+
+def test_fake_parquet(runner, tmp_path):
+    path = tmp_path / "data.parquet"
+    path.write_text("a,b\n1,2\n")
+    _assert_clean_failure(_run(runner, tmp_path, path), "not a Parquet file")
+
+
+def test_required_column_missing(runner, tmp_path):
+    header = [h if h != "Customer_ID" else "CustomerID" for h in RETAIL_HEADER]
+    row = retail_row(1, "7")
+    row["CustomerID"] = row.pop("Customer_ID")
+    path = write_retail(tmp_path / "cols.csv", [row], header)
+    _assert_clean_failure(_run(runner, tmp_path, path), "required column 'Customer_ID'",
+                          "did you mean 'CustomerID'", "input.columns.customer_id")
+
+
+def test_duplicate_column_names(runner, tmp_path):
+    path = tmp_path / "dupes.csv"
+    path.write_text("Customer_ID,Date,Date,Total_Amount\n1,2026-09-01,2026-09-01,5\n")
+    _assert_clean_failure(_run(runner, tmp_path, path), "duplicate column names ['Date']")
+
+
+def test_every_row_rejected(runner, tmp_path):
+    rows = [retail_row(i, "", date="2026-09-01") for i in range(5)]
+    path = write_retail(tmp_path / "allbad.csv", rows)
+    _assert_clean_failure(_run(runner, tmp_path, path), "every row was rejected", "quarantine.csv")
+
+
+def test_no_amount_column(runner, tmp_path):
+    path = tmp_path / "noamount.csv"
+    path.write_text("Customer_ID,Date\n1,2026-09-01\n")
+    config = tmp_path / "c.yaml"
+    config.write_text("input:\n  columns:\n    total: null\n    amount: null\n    quantity: null\n")
+    result = invoke(runner, "run", "--config", config, "--input", path, "--out", tmp_path / "o")
+    _assert_clean_failure(result, "no usable amount column")
+
+
+def test_period_without_data(runner, tmp_path, small_retail):
+    _assert_clean_failure(_run(runner, tmp_path, small_retail, "--period", "2020-01"),
+                          "no transactions in the window", "--period")
+
+
+def test_config_file_missing(runner, tmp_path):
+    result = invoke(runner, "run", "--config", tmp_path / "missing.yaml")
+    _assert_clean_failure(result, "missing.yaml", "config file not found")
+
+
+def test_config_invalid_yaml(runner, tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("seed: 1\n  input: [\n")
+    _assert_clean_failure(invoke(runner, "run", "--config", config), "invalid YAML at line")
+
+
+def test_config_not_a_mapping(runner, tmp_path):
+    config = tmp_path / "list.yaml"
+    config.write_text("- a\n- b\n")
+    _assert_clean_failure(invoke(runner, "run", "--config", config), "not a mapping")
+
+
+def test_config_unknown_key(runner, tmp_path):
+    config = tmp_path / "typo.yaml"
+    config.write_text("segments:\n  min_segmnts: 3\n")
+    _assert_clean_failure(invoke(runner, "run", "--config", config),
+                          "unknown key 'segments.min_segmnts'", "did you mean 'min_segments'")
+
+
+def test_config_wrong_type(runner, tmp_path):
+    config = tmp_path / "type.yaml"
+    config.write_text("segments:\n  n_components: many\n")
+    _assert_clean_failure(invoke(runner, "run", "--config", config),
+                          "'segments.n_components'", "valid integer", "got 'many'")
+
+
+def test_config_bad_period_flag(runner, tmp_path, small_retail):
+    _assert_clean_failure(_run(runner, tmp_path, small_retail, "--period", "2026-13"),
+                          "'run.period'", "'2026-10'")
+
+
+def test_config_tables_mode_without_files(runner, tmp_path):
+    config = tmp_path / "tables.yaml"
+    config.write_text("input:\n  mode: tables\n")
+    _assert_clean_failure(invoke(runner, "run", "--config", config),
+                          "needs input.customers and input.transactions")
+
+
+def test_config_unknown_column_key(runner, tmp_path):
+    config = tmp_path / "tables.yaml"
+    config.write_text("input:\n  mode: tables\n  customers: {path: c.csv, columns: {custid: id}}\n"
+                      "  transactions: {path: t.csv}\n")
+    _assert_clean_failure(invoke(runner, "run", "--config", config),
+                          "input.customers.columns has unknown key(s) ['custid']")
+
+
+def test_hashing_without_salt(runner, tmp_path, small_retail, monkeypatch):
+    monkeypatch.delenv("SEGMENT_REPORT_SALT", raising=False)
+    config = tmp_path / "hash.yaml"
+    config.write_text("privacy:\n  hash_customer_ids: true\n")
+    result = invoke(runner, "run", "--config", config, "--input", small_retail, "--out", tmp_path / "o")
+    _assert_clean_failure(result, "no salt is set", "SEGMENT_REPORT_SALT")
+
+
+def test_unknown_encoding_name(runner, tmp_path, small_retail):
+    config = tmp_path / "enc.yaml"
+    config.write_text("input:\n  encoding: klingon\n")
+    result = invoke(runner, "run", "--config", config, "--input", small_retail, "--out", tmp_path / "o")
+    _assert_clean_failure(result, "unknown text encoding 'klingon'")
+
+
+def test_not_yet_available_command_exits_2(runner, tmp_path):
+    result = invoke(runner, "email", "--run", tmp_path, "--to", "a@example.com")
+    _assert_clean_failure(result, "not available yet")
+
+
+def test_real_process_prints_no_traceback(tmp_path):
+    """End to end through the installed console entry point, not the test runner."""
+    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--input",
+                           str(tmp_path / "absent.csv"), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "file not found" in proc.stderr
+
+
+def test_debug_shows_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "--debug", "run", "--input",
+                           str(tmp_path / "absent.csv")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr

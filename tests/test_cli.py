@@ -1,0 +1,50 @@
+"""The CLI surface: every command has help with an example; global options work."""
+
+from __future__ import annotations
+
+import click
+import pytest
+
+from pipeline import __version__
+from pipeline.cli import cli
+from tests.conftest import invoke
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
+    for name, command in group.commands.items():
+        yield prefix + (name,), command
+        if isinstance(command, click.Group):
+            yield from _commands(command, prefix + (name,))
+
+
+ALL_COMMANDS = list(_commands(cli))
+
+
+def test_top_level_lists_every_command(runner):
+    result = invoke(runner, "--help")
+    assert result.exit_code == 0
+    for name in ("generate", "validate", "run", "demo", "render", "email", "sentiment"):
+        assert f"  {name} " in result.output
+
+
+@pytest.mark.parametrize("path, command", ALL_COMMANDS, ids=[" ".join(p) for p, _ in ALL_COMMANDS])
+def test_every_command_has_help_and_example(runner, path, command):
+    assert command.help and command.help.strip(), f"{' '.join(path)} has no help text"
+    result = invoke(runner, *path, "--help")
+    assert result.exit_code == 0
+    assert "Example:" in result.output
+    assert "segment-report " + path[0] in result.output
+
+
+def test_version(runner):
+    result = invoke(runner, "--version")
+    assert result.exit_code == 0
+    assert __version__ in result.output
+
+
+def test_quiet_run_prints_only_the_summary(runner, tmp_path, small_retail):
+    result = invoke(runner, "-q", "run", "--input", small_retail, "--out", tmp_path / "o",
+                    "--period", "2026-10")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert "run succeeded" in result.stdout
