@@ -105,7 +105,7 @@ class ValidationReport:
 
 def _timed(ctx: RunContext, name: str, func: Callable[[], Any]) -> Any:
     start = time.perf_counter()
-    logger.info("%s ...", name)
+    logger.debug("%s ...", name)
     out = func()
     ctx.timings[name] = round(time.perf_counter() - start, 3)
     return out
