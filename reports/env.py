@@ -1,0 +1,33 @@
+"""The one Jinja2 environment: templates from the installed package, autoescape on,
+StrictUndefined (a missing value is an error, never a blank), filters registered once."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.resources import files
+
+import jinja2
+
+from reports.formatting import FILTERS
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The shared environment; templates live in ``templates/`` (package ``reports.templates``)."""
+    root = files("reports.templates")
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(root)),
+        # Every output (HTML, QMD, e-mail) is escaped: review text is untrusted input.
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+def render(template: str, **context: object) -> str:
+    """Render one template by its path under ``templates/`` (e.g. ``html/index.html``)."""
+    return environment().get_template(template).render(**context)

@@ -1,0 +1,119 @@
+"""Display formatting: the only place numbers become text (registered as Jinja filters too).
+
+Stages keep raw numbers in ``results/``; view models and templates call these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+MISSING = "–"
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(isinstance(value, float) and math.isnan(value))
+    except TypeError:
+        return False
+
+
+def number(value: Any, digits: int = 0) -> str:
+    """``12345.678`` -> ``12,346`` (or ``12,345.68`` with digits=2); missing -> en dash."""
+    if _is_missing(value):
+        return MISSING
+    return f"{float(value):,.{digits}f}"
+
+
+def compact(value: Any) -> str:
+    """Large numbers short: ``1234`` -> ``1.2k``, ``2500000`` -> ``2.5M``."""
+    if _is_missing(value):
+        return MISSING
+    v = float(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= limit:
+            return f"{v / limit:.1f}{suffix}"
+    return f"{v:,.0f}"
+
+
+def currency(value: Any, symbol: str = "$", digits: int = 0) -> str:
+    """``1234.5`` -> ``$1,235``; negative -> ``-$1,235``."""
+    if _is_missing(value):
+        return MISSING
+    v = float(value)
+    sign = "-" if v < 0 else ""
+    return f"{sign}{symbol}{abs(v):,.{digits}f}"
+
+
+def percent(value: Any, digits: int = 0) -> str:
+    """A share in 0..1 -> ``42%``."""
+    if _is_missing(value):
+        return MISSING
+    return f"{100 * float(value):.{digits}f}%"
+
+
+def delta(value: Any, kind: str = "number", digits: int = 0) -> str:
+    """A change with an arrow: ``▲ 12%``, ``▼ $40``, ``► 0`` (kind: number, percent, currency, points)."""
+    if _is_missing(value):
+        return MISSING
+    v = float(value)
+    arrow = "▲" if v > 0 else ("▼" if v < 0 else "►")
+    magnitude = abs(v)
+    if kind == "percent":
+        text = percent(magnitude, digits)
+    elif kind == "currency":
+        text = currency(magnitude, digits=digits)
+    elif kind == "points":
+        text = f"{100 * magnitude:.{digits}f} pts"
+    else:
+        text = number(magnitude, digits)
+    return f"{arrow} {text}"
+
+
+def plural(count: Any, singular: str, plural_form: str | None = None) -> str:
+    """``plural(1, 'customer')`` -> ``1 customer``; ``plural(1200, 'customer')`` -> ``1,200 customers``."""
+    if _is_missing(count):
+        return f"{MISSING} {plural_form or singular + 's'}"
+    n = int(count)
+    word = singular if n == 1 else (plural_form or singular + "s")
+    return f"{n:,} {word}"
+
+
+def date(value: Any, fmt: str = "%-d %B %Y") -> str:
+    """ISO date/datetime text or a date -> ``25 November 2026``."""
+    if _is_missing(value):
+        return MISSING
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.strftime(fmt)
+
+
+def month(period: str) -> str:
+    """``2026-10`` -> ``October 2026``; other labels unchanged."""
+    try:
+        return dt.datetime.strptime(period, "%Y-%m").strftime("%B %Y")
+    except (TypeError, ValueError):
+        return str(period)
+
+
+def pvalue(value: Any) -> str:
+    """``0.0001`` -> ``p < 0.001``; ``0.042`` -> ``p = 0.042``."""
+    if _is_missing(value):
+        return MISSING
+    v = float(value)
+    return "p < 0.001" if v < 0.001 else f"p = {v:.3f}"
+
+
+def significance(p: Any, alpha: float = 0.05) -> str:
+    """Plain wording for a p-value against alpha."""
+    if _is_missing(p):
+        return "not tested"
+    return "statistically significant" if float(p) < alpha else "not statistically significant"
+
+
+FILTERS = {"number": number, "compact": compact, "currency": currency, "percent": percent,
+           "delta": delta, "plural": plural, "date": date, "month": month, "pvalue": pvalue,
+           "significance": significance}
