@@ -20,34 +20,21 @@ from pipeline.errors import ConfigError
 
 PII_FIELDS: tuple[str, ...] = ("name", "email", "phone", "address", "city", "zipcode")
 
-EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# 8+ digits with optional separators: phone numbers, not prices ("$12.50") or years.
-PHONE_RE = re.compile(r"(?<![\w$])\+?\(?\d[\d\s().-]{6,}\d(?!\w)")
-_PHONE_DIGITS = 8
+# ASCII classes and no look-arounds, so pandas runs these as pyarrow (RE2) kernels.
+EMAIL_PATTERN = r"[A-Za-z0-9_.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+EMAIL_RE = re.compile(EMAIL_PATTERN)
+# Phone numbers: US style (555) 201-3344 / 555.201.3344 / 5552013344, or international
+# +44 20 7946 0958; the digit guards keep longer numbers (order ids) whole.
+PHONE_PATTERN = (r"(^|[^0-9])(\+[0-9][0-9 ().-]{7,}[0-9]"
+                 r"|\(?[0-9]{3}\)?[ .-]?[0-9]{3}[ .-]?[0-9]{4})([^0-9]|$)")
+PHONE_RE = re.compile(PHONE_PATTERN)
+PHONE_REPL = r"\1[phone]\3"
+_STR = pd.StringDtype("pyarrow")
 
 
-def _phone_sub(match: re.Match[str]) -> str:
-    digits = sum(ch.isdigit() for ch in match.group(0))
-    return "[phone]" if digits >= _PHONE_DIGITS else match.group(0)
-
-
-def scrub_text(text: str, known: tuple[str | None, ...] = ()) -> str:
-    """Remove e-mail addresses, phone numbers and the given known personal strings from text.
-
-    Args:
-        text: review text.
-        known: the writer's own name, e-mail, phone and address, when known; each full value
-            and each word of a name (3+ letters, whole words) is replaced.
-
-    Returns:
-        The text with ``[email]``, ``[phone]``, ``[name]`` or ``[address]`` in place of personal data.
-    """
-    text = EMAIL_RE.sub("[email]", text)
-    text = PHONE_RE.sub(_phone_sub, text)
-    name, *others = known if known else (None,)
-    for value in others:
-        if value and value in text:
-            text = text.replace(value, "[address]")
+def _scrub_known(text: str, name: str | None, address: str | None) -> str:
+    if address and address in text:
+        text = text.replace(address, "[address]")
     if name:
         if name in text:
             text = text.replace(name, "[name]")
@@ -57,26 +44,44 @@ def scrub_text(text: str, known: tuple[str | None, ...] = ()) -> str:
     return text
 
 
+def scrub_text(text: str, name: str | None = None, address: str | None = None) -> str:
+    """Remove e-mail addresses, phone numbers and the writer's own name and address from text.
+
+    Args:
+        text: review text.
+        name: the writer's name, when known: the full name and each word of it (3+ letters,
+            whole words) become ``[name]``.
+        address: the writer's street address, when known: becomes ``[address]``.
+
+    Returns:
+        The text with ``[email]``, ``[phone]``, ``[name]`` or ``[address]`` in place of personal data.
+    """
+    text = EMAIL_RE.sub("[email]", text)
+    text = PHONE_RE.sub(PHONE_REPL, text)
+    return _scrub_known(text, name, address)
+
+
 def scrub_texts(texts: pd.Series, names: pd.Series | None = None,
                 addresses: pd.Series | None = None) -> pd.Series:
-    """Vectorised :func:`scrub_text` over a column, with the row's own name and address."""
-    out = texts.astype("string")
-    has_text = out.notna() & (out.str.len() > 0)
-    if not has_text.any():
+    """Vectorised :func:`scrub_text` over a column, with each row's own name and address."""
+    out = texts.astype(_STR)
+    out = out.str.replace(EMAIL_PATTERN, "[email]", regex=True)
+    out = out.str.replace(PHONE_PATTERN, PHONE_REPL, regex=True)
+    if names is None and addresses is None:
         return out
-    sub = out[has_text].str.replace(EMAIL_RE.pattern, "[email]", regex=True)
-    if sub.str.contains(r"\d{4}", regex=True).any():
-        sub = sub.map(lambda t: PHONE_RE.sub(_phone_sub, t))
-    if names is not None or addresses is not None:
-        idx = sub.index
-        name_vals = names.reindex(idx) if names is not None else pd.Series(None, index=idx)
-        addr_vals = addresses.reindex(idx) if addresses is not None else pd.Series(None, index=idx)
-        sub = pd.Series(
-            [scrub_text(t, (n if isinstance(n, str) else None, a if isinstance(a, str) else None))
-             if (isinstance(n, str) or isinstance(a, str)) else t
-             for t, n, a in zip(sub.tolist(), name_vals.tolist(), addr_vals.tolist())],
-            index=idx, dtype="string")
-    out.loc[has_text] = sub
+    idx = out.index
+    name_vals = (names.reindex(idx) if names is not None else pd.Series(None, index=idx)).tolist()
+    addr_vals = (addresses.reindex(idx) if addresses is not None else pd.Series(None, index=idx)).tolist()
+    text_vals = out.tolist()
+    # Cheap membership tests first; the regex work runs only on rows that quote themselves.
+    hits = [i for i, (t, n, a) in enumerate(zip(text_vals, name_vals, addr_vals))
+            if isinstance(t, str) and (
+                (isinstance(n, str) and any(len(p) >= 3 and p in t for p in n.split()))
+                or (isinstance(a, str) and a in t))]
+    if hits:
+        fixed = [_scrub_known(text_vals[i], name_vals[i] if isinstance(name_vals[i], str) else None,
+                              addr_vals[i] if isinstance(addr_vals[i], str) else None) for i in hits]
+        out.iloc[hits] = fixed
     return out
 
 
@@ -103,4 +108,4 @@ def hash_ids(ids: pd.Series, salt: bytes) -> pd.Series:
     uniques = ids.dropna().unique()
     mapping = {u: hmac.new(salt, str(u).encode("utf-8"), hashlib.sha256).hexdigest()[:16]
                for u in uniques}
-    return ids.map(mapping).astype("string")
+    return ids.map(mapping).astype(_STR)
