@@ -153,11 +153,12 @@ class RunFolder:
         return self
 
     def write_status(self, state: str, *, stage: str | None = None, reason: str | None = None,
-                     exit_code: int | None = None) -> None:
+                     exit_code: int | None = None, extra: dict[str, Any] | None = None) -> None:
         """Record the run state: running / succeeded / failed / held."""
         write_json(self.status, {
             "state": state, "stage": stage, "reason": reason, "exit_code": exit_code,
             "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            **(extra or {}),
         })
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from pipeline.errors import SegmentReportError
 from pipeline.features import Window, build_customer_features, resolve_window
 from pipeline.ingest import IngestResult, ingest
 from pipeline.log import logger
+from pipeline.publish import RunLock, Terminated, publish, recover, staging_dir, terminate_on_signals
 from pipeline.readers import file_sha256
 from pipeline.runfolder import (RunFolder, library_versions, write_csv, write_json, write_parquet)
 
@@ -146,49 +149,79 @@ def _manifest(ctx: RunContext, started: dt.datetime, wall: float) -> dict[str, A
     }
 
 
+def _record_failure(final: RunFolder, stage: str, exc: BaseException, log: Path | None) -> None:
+    """status.json of the published folder says the latest attempt failed; the report stays."""
+    previous = final.root / "manifest.json"
+    if isinstance(exc, SegmentReportError):
+        reason, code = exc.message, exc.exit_code
+    elif isinstance(exc, Terminated):
+        reason, code = str(exc), 128 + exc.signum
+    elif isinstance(exc, KeyboardInterrupt):
+        reason, code = "interrupted", 130
+    else:
+        reason, code = f"{type(exc).__name__}: {exc}", 1
+    final.root.mkdir(parents=True, exist_ok=True)
+    final.write_status("failed", stage=stage, reason=reason, exit_code=code, extra={
+        "report_kept": "the previous report in this folder is unchanged" if previous.exists()
+        else "no report has been published for this period yet",
+        "log": str(log) if log else None})
+
+
 def run_pipeline(cfg: Config) -> RunResult:
-    """Run every stage for the configured period and write the run folder.
+    """Run every stage for the configured period and publish the run folder.
+
+    The run is built in ``<out>/.staging/`` and swapped into ``<out>/<period>/`` only when every
+    stage succeeded; a lock allows one run per period at a time. A failed or killed run leaves
+    the published report untouched and records the failure in its ``status.json``.
 
     Returns:
         A :class:`RunResult` naming the run folder.
 
     Raises:
-        SegmentReportError: bad inputs or configuration (exit 2) and other expected failures;
-            the failure is recorded in ``status.json`` once the run folder exists.
+        SegmentReportError: bad inputs or configuration (exit 2), a concurrent run, and other
+            expected failures.
     """
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
     ctx = RunContext(cfg)
     ctx.ingested = _timed(ctx, "ingest", lambda: ingest(cfg.input, cfg.privacy))
     ctx.window = resolve_window(ctx.ingested.transactions["date"], cfg.run.period, cfg.run.lookback_months)
-    ctx.folder = RunFolder(Path(cfg.run.out_dir) / ctx.window.label).create()
-    handler = logging.FileHandler(ctx.folder.log, mode="w", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logger.addHandler(handler)
-    stage_name = "ingest"
-    try:
-        ctx.folder.write_status("running", stage=stage_name)
-        write_csv(ctx.folder.quarantine, ctx.ingested.quarantine)
-        write_json(ctx.folder.result("data_quality.json"), ctx.ingested.quality)
-        logger.info("ingest: %s", ctx.ingested.summary())
-        for stage in STAGES:
-            stage_name = stage.name
-            ctx.folder.write_status("running", stage=stage_name)
-            _timed(ctx, stage.name, lambda: stage.run(ctx))
-        wall = time.perf_counter() - t0
-        write_json(ctx.folder.manifest, _manifest(ctx, started, wall))
-        ctx.folder.write_status("succeeded", exit_code=0)
-    except SegmentReportError as exc:
-        ctx.folder.write_status("failed", stage=stage_name, reason=exc.message, exit_code=exc.exit_code)
-        raise
-    except BaseException as exc:
-        ctx.folder.write_status("failed", stage=stage_name, reason=f"{type(exc).__name__}: {exc}",
-                                exit_code=1)
-        raise
-    finally:
-        logger.removeHandler(handler)
-        handler.close()
-    return RunResult(ctx.folder.root, len(ctx.customers), wall, ctx.ingested.quality)
+    out, label = Path(cfg.run.out_dir), ctx.window.label
+    final = RunFolder(out / label)
+    with RunLock(out, label), terminate_on_signals():
+        recover(out, label)
+        ctx.folder = RunFolder(staging_dir(out, label)).create()
+        handler = logging.FileHandler(ctx.folder.log, mode="w", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        stage_name = "ingest"
+        try:
+            final.root.mkdir(parents=True, exist_ok=True)
+            final.write_status("running", stage=stage_name, extra={"pid": os.getpid()})
+            write_csv(ctx.folder.quarantine, ctx.ingested.quarantine)
+            write_json(ctx.folder.result("data_quality.json"), ctx.ingested.quality)
+            logger.info("ingest: %s", ctx.ingested.summary())
+            for stage in STAGES:
+                stage_name = stage.name
+                final.write_status("running", stage=stage_name, extra={"pid": os.getpid()})
+                _timed(ctx, stage.name, lambda: stage.run(ctx))
+            wall = time.perf_counter() - t0
+            write_json(ctx.folder.manifest, _manifest(ctx, started, wall))
+            ctx.folder.write_status("succeeded", exit_code=0)
+            logger.removeHandler(handler)
+            handler.close()
+            publish(ctx.folder.root, out, label)
+        except BaseException as exc:
+            logger.removeHandler(handler)
+            handler.close()
+            kept_log = out / ".logs" / f"{label}-{started:%Y%m%dT%H%M%S}.log"
+            kept_log.parent.mkdir(parents=True, exist_ok=True)
+            if ctx.folder.log.exists():
+                shutil.move(ctx.folder.log, kept_log)
+            shutil.rmtree(ctx.folder.root, ignore_errors=True)
+            _record_failure(final, stage_name, exc, kept_log)
+            raise
+    return RunResult(final.root, len(ctx.customers), wall, ctx.ingested.quality)
 
 
 def run_demo(out_dir: Path, n_transactions: int = 20_000, seed: int = 42) -> RunResult:

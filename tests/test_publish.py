@@ -1,0 +1,73 @@
+"""Safe publishing: a lock per period, stale locks taken over, failures leave the report intact."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+from pipeline.publish import RunLock
+from tests.conftest import invoke, retail_row, write_retail
+
+
+def _run(runner, data, out, *extra):
+    return invoke(runner, "-q", "run", "--input", data, "--out", out, "--period", "2026-10", *extra)
+
+
+def test_second_run_on_same_folder_refuses(runner, tmp_path, small_retail):
+    out = tmp_path / "out"
+    with RunLock(out, "2026-10"):
+        result = _run(runner, small_retail, out)
+    assert result.exit_code == 2
+    assert "another run is writing period 2026-10" in result.stderr
+    assert f"pid {os.getpid()}" in result.stderr
+    assert not (out / "2026-10" / "manifest.json").exists()
+    assert _run(runner, small_retail, out).exit_code == 0  # lock released
+
+
+def test_stale_lock_is_taken_over(runner, tmp_path, small_retail):
+    out = tmp_path / "out"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    lock = out / ".locks" / "2026-10.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(json.dumps({"pid": int(dead), "host": socket.gethostname()}))
+    result = _run(runner, small_retail, out)
+    assert result.exit_code == 0, result.output
+    assert not lock.exists()
+
+
+def test_failed_run_keeps_previous_report(runner, tmp_path, small_retail, monkeypatch):
+    out = tmp_path / "out"
+    assert _run(runner, small_retail, out).exit_code == 0
+    published = out / "2026-10"
+    before = {p.relative_to(published): p.read_bytes() for p in published.rglob("*")
+              if p.is_file() and p.name != "status.json"}
+
+    import pipeline.runner as runner_module
+
+    def explode(ctx):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(runner_module, "STAGES", (runner_module.Stage("features", explode, ()),))
+    result = _run(runner, small_retail, out)
+    assert result.exit_code == 1
+    after = {p.relative_to(published): p.read_bytes() for p in published.rglob("*")
+             if p.is_file() and p.name != "status.json"}
+    assert after == before
+    status = json.loads((published / "status.json").read_text())
+    assert status["state"] == "failed" and status["stage"] == "features"
+    assert "disk on fire" in status["reason"] and status["exit_code"] == 1
+    assert "unchanged" in status["report_kept"]
+    assert not any((out / ".staging").iterdir())
+
+
+def test_rerun_replaces_report(runner, tmp_path, small_retail):
+    out = tmp_path / "out"
+    assert _run(runner, small_retail, out).exit_code == 0
+    assert _run(runner, small_retail, out).exit_code == 0
+    status = json.loads((out / "2026-10" / "status.json").read_text())
+    assert status["state"] == "succeeded"
+    assert not (out / ".trash" / "2026-10").exists()
