@@ -47,7 +47,8 @@ def resolve_window(dates: pd.Series, period: str, lookback_months: int) -> Windo
     """Turn ``last`` / ``all`` / ``YYYY-MM`` into a concrete window over the data's dates.
 
     ``last`` is the last complete month in the data: the month of the latest date if that date
-    is the month's last day, else the month before.
+    falls in the month's last three days (an export taken at month end rarely has orders on
+    the very last day), else the month before.
 
     Raises:
         InputDataError: the requested month has no transactions.
@@ -57,7 +58,7 @@ def resolve_window(dates: pd.Series, period: str, lookback_months: int) -> Windo
         return Window("all", first - pd.Timedelta(days=1), last, first, last)
     if period == "last":
         month = last.to_period("M")
-        if last != month.end_time.normalize():
+        if last < month.end_time.normalize() - pd.Timedelta(days=2):
             month -= 1
     else:
         month = pd.Period(period, freq="M")

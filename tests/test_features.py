@@ -15,7 +15,8 @@ def _dates(*values: str) -> pd.Series:
 
 def test_last_complete_month():
     assert resolve_window(_dates("2026-05-03", "2026-10-31"), "last", 12).label == "2026-10"
-    assert resolve_window(_dates("2026-05-03", "2026-10-30"), "last", 12).label == "2026-09"
+    assert resolve_window(_dates("2026-05-03", "2026-10-29"), "last", 12).label == "2026-10"
+    assert resolve_window(_dates("2026-05-03", "2026-10-28"), "last", 12).label == "2026-09"
 
 
 def test_explicit_period_and_lookback():
