@@ -710,7 +710,9 @@ def ingest(cfg: InputConfig, privacy: PrivacyConfig) -> IngestResult:
         "reason_descriptions": REASONS,
         "missing_values": {
             "transactions": _missing(transactions, TRANSACTION_FIELDS),
-            "customers": _missing(customers, CUSTOMER_FIELDS),
+            # state only exists for US customers: count it among them
+            "customers": {**_missing(customers, CUSTOMER_FIELDS),
+                          "state": int((customers["is_us"] & customers["state"].isna()).sum())},
             "reviews": _missing(reviews, ("text", "rating", "date")),
         },
         "customers": int(len(customers)),

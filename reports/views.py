@@ -84,7 +84,8 @@ def site_view(results: RunResults, title: str = "Customer segments") -> SiteView
         title=title,
         period=period["period"],
         period_label=label,
-        window=f"{fmt.date(period['window_start_exclusive'])} (exclusive) to {fmt.date(period['window_end'])}",
+        window=(f"{fmt.date(dt.date.fromisoformat(period['window_start_exclusive']) + dt.timedelta(days=1))}"
+                f" – {fmt.date(period['window_end'])}"),
         generated=_generated(manifest),
         footer=(f"segment-report {manifest['versions'].get('segment-report', '')} · seed {manifest['seed']} · "
                 f"{fmt.plural(totals['rows_read'], 'input row')} · every number on these pages comes from "
@@ -130,7 +131,9 @@ def data_quality_view(quality: dict[str, Any]) -> dict[str, Any]:
             if stats.get(key):
                 repaired.append(Row((f"{name.replace('_', ' ')}: {label}", fmt.number(stats[key]))))
         for date_format, count in stats.get("date_formats", {}).items():
-            repaired.append(Row((f"{name.replace('_', ' ')}: dates read as {date_format}", fmt.number(count))))
+            example = ("2026-09-18 (ISO 8601)" if date_format == "ISO8601"
+                       else dt.date(2026, 9, 18).strftime(date_format))
+            repaired.append(Row((f"{name.replace('_', ' ')}: dates written like {example}", fmt.number(count))))
     countries = tuple(Row((country, fmt.number(count)))
                       for country, count in quality.get("non_us_customers_by_country", {}).items())
     return {
