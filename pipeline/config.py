@@ -187,7 +187,14 @@ class RunConfig(StrictModel):
 # --------------------------------------------------------------------------- stages
 
 class SentimentConfig(StrictModel):
-    """Review sentiment model and scoring."""
+    """Review sentiment model and scoring (see pipeline/sentiment.py for the label rules).
+
+    ``model``: ``default`` (shipped MiniLM + LoRA), ``vader`` or a local Hugging Face checkpoint
+    folder. ``neutral_band``: ``[low, high]`` on positive_prob labelled neutral for 2-class models
+    (``null``: the model card's tuned band). ``fine_tune``: fine-tune on the run's rated reviews
+    and keep the better model on a held-out split (``fine_tune_test_size`` of the rated reviews,
+    at most ``fine_tune_epochs`` epochs / ``fine_tune_max_minutes`` minutes).
+    """
 
     model: str = "default"
     batch_size: int = Field(64, ge=1, le=4096)
@@ -197,10 +204,30 @@ class SentimentConfig(StrictModel):
     cache: bool = True
     cache_dir: Path | None = None
     fine_tune: bool = False
+    fine_tune_epochs: int = Field(3, ge=1, le=50)
+    fine_tune_max_minutes: float = Field(30.0, gt=0)
+    fine_tune_test_size: float = Field(0.2, gt=0.0, lt=0.9)
+    neutral_band: tuple[float, float] | None = None
     negative_ratings: tuple[int, ...] = (1, 2)
     neutral_ratings: tuple[int, ...] = (3,)
     positive_ratings: tuple[int, ...] = (4, 5)
     recency_half_life_days: float = Field(90.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_sentiment(self) -> SentimentConfig:
+        if self.neutral_band is not None:
+            low, high = self.neutral_band
+            if not 0.0 <= low <= high <= 1.0:
+                raise ValueError(f"sentiment.neutral_band must be [low, high] with "
+                                 f"0 <= low <= high <= 1; got {list(self.neutral_band)}")
+        seen: dict[int, str] = {}
+        for name in ("negative_ratings", "neutral_ratings", "positive_ratings"):
+            for r in getattr(self, name):
+                if r in seen:
+                    raise ValueError(f"rating {r} is in both sentiment.{seen[r]} and "
+                                     f"sentiment.{name}; each rating may map to one label only")
+                seen[r] = name
+        return self
 
 
 class SegmentsConfig(StrictModel):
@@ -218,7 +245,7 @@ class SegmentsConfig(StrictModel):
     fit_sample_size: int = Field(20000, ge=100)
     n_epochs: int | None = Field(None, ge=10)
     stability_runs: int = Field(5, ge=0)
-    stability_sample_size: int = Field(3000, ge=100)
+    stability_sample_size: int = Field(2000, ge=100)
     deterministic: bool = False
     reuse_model: Path | None = None
 
@@ -247,6 +274,7 @@ class DriversConfig(StrictModel):
     max_depth: int | None = Field(8, ge=1)
     min_samples_leaf: int = Field(5, ge=1)
     max_samples: float | None = Field(0.3, gt=0.0, le=1.0)
+    max_tree_rows: int | None = Field(10000, ge=100)
     max_features: float = Field(0.5, gt=0.0, le=1.0)
     n_jobs: int = -1
     shap_sample_size: int = Field(2000, ge=50)
@@ -255,6 +283,7 @@ class DriversConfig(StrictModel):
     bootstrap_reps: int = Field(200, ge=20)
     ci_level: float = Field(0.95, gt=0.5, lt=1.0)
     top_n: int = Field(5, ge=1, le=20)
+    min_share: float = Field(0.02, ge=0.0, lt=1.0)
     leakage_r2: float = Field(0.98, gt=0.5, le=1.0)
     leakage_sample_size: int = Field(10000, ge=100)
     max_category_levels: int = Field(12, ge=2)
@@ -277,7 +306,9 @@ class GeographyConfig(StrictModel):
     ``value_column``: the customer sentiment column mapped (``positive_prob`` or
     ``positive_prob_recent``). ``islands``: what to do with regions that share no border
     (Alaska, Hawaii): ``exclude`` them from Moran's I / LISA, or link each to its
-    ``nearest`` region. ``geojson`` + ``key_column`` (+ optional ``name_column``): any other
+    ``nearest`` region. ``lisa_engine``: ``numpy`` draws the LISA permutations in numpy
+    (esda's own ``esda`` engine compiles numba code for ~12 s per process on a 2-core machine).
+    ``geojson`` + ``key_column`` (+ optional ``name_column``): any other
     GeoJSON whose key values are matched against the customers' ``region_column``.
     """
 
@@ -286,6 +317,7 @@ class GeographyConfig(StrictModel):
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
     value_column: Literal["positive_prob", "positive_prob_recent"] = "positive_prob"
     islands: Literal["exclude", "nearest"] = "exclude"
+    lisa_engine: Literal["numpy", "esda"] = "numpy"
     geojson: Path | None = None
     key_column: str | None = None
     name_column: str | None = None
@@ -299,6 +331,31 @@ class GeographyConfig(StrictModel):
         return self
 
 
+class EmailConfig(StrictModel):
+    """Delivery of the executive PDF by SMTP.
+
+    Host, port, user, from-address and TLS mode may also come from the environment
+    (SEGMENT_REPORT_SMTP_HOST, _PORT, _USER, _FROM, _TLS), which wins over this file. The
+    password is read only from the environment variable ``password_env`` or the file
+    ``password_file``, never from a flag or this file.
+    """
+
+    to: tuple[str, ...] = ()
+    from_address: str = "segment-report@localhost"
+    subject: str = "Customer segments report, {period}"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_user: str | None = None
+    tls: Literal["starttls", "ssl", "none"] = "starttls"
+    password_env: str = "SEGMENT_REPORT_SMTP_PASSWORD"
+    password_file: Path | None = None
+    timeout_s: float = Field(30.0, gt=0)
+    retries: int = Field(3, ge=0, le=10)
+    backoff_s: float = Field(2.0, ge=0)
+    attach_personas: bool = False
+    site_url: str | None = None
+
+
 class Config(StrictModel):
     """The whole configuration tree."""
 
@@ -310,6 +367,7 @@ class Config(StrictModel):
     segments: SegmentsConfig = SegmentsConfig()
     drivers: DriversConfig = DriversConfig()
     geography: GeographyConfig = GeographyConfig()
+    email: EmailConfig = EmailConfig()
 
 
 # --------------------------------------------------------------------------- loading

@@ -181,8 +181,13 @@ def test_unknown_encoding_name(runner, tmp_path, small_retail):
 
 
 def test_not_yet_available_command_exits_2(runner, tmp_path):
-    result = invoke(runner, "email", "--run", tmp_path, "--to", "a@example.com")
+    result = invoke(runner, "render", "--run", tmp_path)
     _assert_clean_failure(result, "not available yet")
+
+
+def test_email_of_a_folder_that_is_no_run(runner, tmp_path):
+    result = invoke(runner, "email", "--run", tmp_path, "--to", "a@example.com", "--dry-run")
+    _assert_clean_failure(result, "not a finished run folder")
 
 
 def test_real_process_prints_no_traceback(tmp_path):
