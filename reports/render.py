@@ -1,0 +1,45 @@
+"""Render a run's reports from its saved results: HTML site, Quarto project, PDFs.
+
+``segment-report render`` and ``segment-report run`` both call :func:`render_run`. Each output
+is built aside and moved into place only when complete, so a failed render leaves the
+earlier outputs untouched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.errors import ConfigError
+from pipeline.log import logger
+from pipeline.runfolder import RunResults, load_results
+
+FORMATS = ("html", "pdf", "quarto")
+
+
+def parse_formats(text: str | tuple[str, ...]) -> tuple[str, ...]:
+    """``"html,pdf"`` -> ``("html", "pdf")``; unknown names are a ConfigError."""
+    items = [t.strip().lower() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
+    unknown = sorted(set(items) - set(FORMATS))
+    if unknown or not items:
+        raise ConfigError(f"unknown report format(s) {unknown or items}",
+                          expected=f"a comma-separated subset of {', '.join(FORMATS)}",
+                          fix="e.g. --format html,pdf")
+    return tuple(dict.fromkeys(items))
+
+
+def render_run(run: Path | RunResults, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Render the requested formats for a run folder and return the files written."""
+    results = run if isinstance(run, RunResults) else load_results(Path(run))
+    root = results.folder.root
+    written: list[Path] = []
+    if "html" in formats:
+        from reports.site import render_site
+
+        written += render_site(results, root / "site")
+        logger.info("site: %s", root / "site" / "index.html")
+    if "pdf" in formats:
+        from reports.pdf import render_executive_pdf
+
+        written.append(render_executive_pdf(results, root / "pdf" / "executive-summary.pdf"))
+        logger.info("executive PDF: %s", written[-1])
+    return written
