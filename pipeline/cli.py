@@ -15,8 +15,9 @@ from typing import Any, Callable
 import click
 
 from pipeline import __version__
-from pipeline.errors import EXIT_INTERNAL, NotYetAvailableError, SegmentReportError
+from pipeline.errors import EXIT_INTERNAL, SegmentReportError
 from pipeline.log import logger, setup_logging
+from pipeline.publish import Terminated
 
 
 class _Group(click.Group):
@@ -35,6 +36,9 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except Terminated as exc:
+            click.echo(f"error: {exc}; the previously published report is unchanged", err=True)
+            ctx.exit(128 + exc.signum)
         except Exception as exc:  # noqa: BLE001 - the last line of defence for users
             if ctx.find_root().params.get("debug"):
                 raise
@@ -160,24 +164,50 @@ def demo(out_dir: Path, n_transactions: int, seed: int) -> None:
 @click.option("--run", "run_dir", type=click.Path(path_type=Path), required=True,
               help="An existing run folder.")
 @click.option("--format", "formats", default="html,pdf,quarto", show_default=True,
-              help="Comma-separated output formats.")
+              help="Comma-separated output formats: html, pdf, quarto.")
 def render(run_dir: Path, formats: str) -> None:
-    """Re-render the reports of an existing run from its results/."""
-    raise NotYetAvailableError(
-        "'render' is not available yet: the reports (HTML site, Quarto, PDFs) have not landed",
-        fix="use 'segment-report run'; its results/ folder will be renderable once reports land")
+    """Re-render the reports of an existing run from its results/ (nothing is recomputed)."""
+    from reports.render import parse_formats, render_run
+
+    written = render_run(run_dir, parse_formats(formats))
+    click.echo(f"rendered {len(written)} files into {run_dir}")
 
 
-@cli.command(epilog=_example("segment-report email --run reports-out/2026-10 --to cfo@example.com"))
+@cli.command(epilog=_example(
+    "segment-report email --run reports-out/2026-10 --to cfo@example.com --to coo@example.com\n"
+    "segment-report email --run reports-out/2026-10 --to cfo@example.com --dry-run"))
 @click.option("--run", "run_dir", type=click.Path(path_type=Path), required=True,
-              help="An existing run folder.")
-@click.option("--to", "recipients", multiple=True, help="Recipient address (repeatable).")
+              help="An existing run folder (with pdf/executive-summary.pdf).")
+@click.option("--to", "recipients", multiple=True, help="Recipient address (repeatable); default email.to.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="YAML configuration file; its 'email' section sets the SMTP server.")
+@click.option("--subject", help="Subject line; {period} is replaced by the month. Overrides email.subject.")
+@click.option("--attach-personas/--no-attach-personas", default=None,
+              help="Also attach the persona PDFs. Overrides email.attach_personas.")
 @click.option("--dry-run", is_flag=True, help="Write the .eml file instead of sending.")
-def email(run_dir: Path, recipients: tuple[str, ...], dry_run: bool) -> None:
-    """Send an existing run's executive PDF and summary by e-mail."""
-    raise NotYetAvailableError(
-        "'email' is not available yet: e-mail delivery has not landed",
-        fix="share the run folder by hand for now")
+@click.option("--eml", "eml_path", type=click.Path(path_type=Path),
+              help="Where --dry-run writes the message (default RUN/email/message.eml).")
+def email(run_dir: Path, recipients: tuple[str, ...], config_path: Path | None, subject: str | None,
+          attach_personas: bool | None, dry_run: bool, eml_path: Path | None) -> None:
+    """Send an existing run's executive PDF and summary by e-mail.
+
+    SMTP host, port, user, from-address and TLS mode come from the config's 'email' section or
+    the SEGMENT_REPORT_SMTP_* environment variables; the password only from
+    $SEGMENT_REPORT_SMTP_PASSWORD (or email.password_env / email.password_file). Exit code 4
+    when sending fails after the configured retries.
+    """
+    from pipeline.runfolder import load_results
+    from reports.email import build_message, read_password, send, smtp_settings, write_eml
+
+    cfg = _load(config_path, **{"email.subject": subject, "email.attach_personas": attach_personas})
+    settings = smtp_settings(cfg.email)
+    outgoing = build_message(load_results(run_dir), recipients, settings)
+    if dry_run:
+        path = write_eml(outgoing, eml_path or Path(run_dir) / "email" / "message.eml")
+        click.echo(f"dry run: wrote {path} (to {', '.join(outgoing.recipients)})")
+        return
+    send(outgoing, settings, read_password(settings))
+    click.echo(f"sent to {', '.join(outgoing.recipients)} via {settings.smtp_host}:{settings.smtp_port}")
 
 
 @cli.group(cls=_Group, epilog=_example("segment-report sentiment score reviews.csv --text-col text"))
@@ -185,32 +215,169 @@ def sentiment() -> None:
     """The sentiment model on its own: score | train | evaluate."""
 
 
-@sentiment.command("score", epilog=_example("segment-report sentiment score reviews.csv --text-col text --out scored.parquet"))
+def _sentiment_options(func: Callable) -> Callable:
+    """Model options shared by 'sentiment score' and 'sentiment evaluate'."""
+
+    @click.option("--config", "config_path", type=click.Path(path_type=Path),
+                  help="YAML configuration file; its 'sentiment' section is used.")
+    @click.option("--model", help="'default' (shipped), 'vader' or a local Hugging Face checkpoint folder.")
+    @click.option("--batch-size", type=int, help="Texts per forward pass (sentiment.batch_size).")
+    @click.option("--max-length", type=int, help="Truncation in tokens (sentiment.max_length).")
+    @click.option("--quantize/--no-quantize", default=None, help="int8 dynamic quantisation (CPU).")
+    @click.option("--threads", type=int, help="CPU threads for the model (sentiment.threads).")
+    @click.option("--cache-dir", type=click.Path(path_type=Path),
+                  help="Persistent score cache folder; re-scoring the same texts is then instant.")
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _sentiment_cfg(config_path: Path | None, **flags: Any):
+    cfg = _load(config_path, **{f"sentiment.{k}": v for k, v in flags.items()})
+    return cfg.sentiment
+
+
+@sentiment.command("score", epilog=_example(
+    "segment-report sentiment score reviews.csv --text-col text --out scored.parquet\n"
+    "segment-report sentiment score reviews.parquet --text-col body --model vader"))
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--text-col", required=True, help="Column holding the review text.")
-@click.option("--out", "out_path", type=click.Path(path_type=Path), help="Output CSV or Parquet.")
-def sentiment_score(file: Path, text_col: str, out_path: Path | None) -> None:
-    """Add positive_prob and label to every row of a review file."""
-    raise NotYetAvailableError("'sentiment score' is not available yet: the sentiment model has not landed")
+@click.option("--out", "out_path", type=click.Path(path_type=Path),
+              help="Output CSV or Parquet (by extension). Default: FILE's folder, "
+                   "FILE-stem.scored.csv (or .parquet for a Parquet input).")
+@_sentiment_options
+def sentiment_score(file: Path, text_col: str, out_path: Path | None, config_path: Path | None,
+                    model: str | None, batch_size: int | None, max_length: int | None,
+                    quantize: bool | None, threads: int | None, cache_dir: Path | None) -> None:
+    """Add positive_prob and label to every row of a review file.
+
+    positive_prob is the model's probability that the review is positive (NaN for texts with
+    nothing to score); label is negative / neutral / positive, or unscorable. A summary
+    (label counts, reviews/s, text-quality counts) is printed to stdout.
+    """
+    from pipeline.sentiment import SentimentScorer, read_table, require_column, write_table
+
+    cfg = _sentiment_cfg(config_path, model=model, batch_size=batch_size, max_length=max_length,
+                         quantize=quantize, threads=threads)
+    df = read_table(file)
+    require_column(df, text_col, "--text-col", file)
+    scorer = SentimentScorer(cfg, cache_dir)
+    try:
+        scores, quality, stats = scorer.score(df[text_col].tolist())
+    finally:
+        scorer.close()
+    df = df.copy()
+    df["positive_prob"] = scores["positive_prob"].to_numpy()
+    df["label"] = scores["label"].to_numpy()
+    if out_path is None:
+        ext = ".parquet" if file.suffix.lower() == ".parquet" else ".csv"
+        out_path = file.with_name(f"{file.stem}.scored{ext}")
+    write_table(df, out_path)
+    rate = stats.as_dict()["texts_per_s"]
+    click.echo(f"scored {stats.texts} rows ({stats.unique_texts} distinct texts, {stats.cached} from "
+               f"cache) with {scorer.model_id} in {stats.seconds:.1f} s"
+               + (f" ({rate:.0f} texts/s)" if rate else ""))
+    counts = df["label"].value_counts()
+    click.echo("labels: " + ", ".join(f"{k} {int(v)}" for k, v in counts.items()))
+    flagged = {k: v for k, v in quality.items() if v and k not in ("texts",)}
+    if flagged:
+        click.echo("text quality: " + ", ".join(f"{k} {v}" for k, v in flagged.items()))
+    click.echo(f"wrote {out_path}")
 
 
-@sentiment.command("train", epilog=_example("segment-report sentiment train --reviews reviews.csv --text-col text --rating-col rating --out model/"))
+@sentiment.command("train", epilog=_example(
+    "segment-report sentiment train --reviews reviews.csv --text-col text --rating-col rating --out model/\n"
+    "# reproduce the shipped model:\n"
+    "segment-report sentiment train --reviews womens_clothing_reviews.csv --text-col 'Review Text' \\\n"
+    "    --rating-col Rating --title-col Title --out model/"))
 @click.option("--reviews", type=click.Path(path_type=Path), required=True, help="Labelled reviews.")
 @click.option("--text-col", required=True, help="Column holding the review text.")
 @click.option("--rating-col", required=True, help="Column holding the 1-5 star rating.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Model folder.")
-def sentiment_train(reviews: Path, text_col: str, rating_col: str, out_dir: Path) -> None:
-    """Fine-tune the sentiment model on rated reviews."""
-    raise NotYetAvailableError("'sentiment train' is not available yet: the sentiment model has not landed")
+@click.option("--title-col", help="Optional review-title column; titles become extra examples.")
+@click.option("--epochs", type=int, default=8, show_default=True, help="Maximum epochs (early stopping may end sooner).")
+@click.option("--max-minutes", type=float, help="Stop training after this many minutes, keeping the best checkpoint.")
+@click.option("--max-length", type=int, default=128, show_default=True, help="Truncation in tokens.")
+@click.option("--max-steps", type=int, help="Stop after this many optimiser steps (reproduces a time-limited run).")
+@click.option("--from-shipped", is_flag=True, help="Continue from the shipped adapter instead of a fresh one.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed (splits, sampling, init).")
+@click.option("--threads", type=int, help="CPU threads for training.")
+def sentiment_train(reviews: Path, text_col: str, rating_col: str, out_dir: Path,
+                    title_col: str | None, epochs: int, max_minutes: float | None, max_length: int,
+                    max_steps: int | None, from_shipped: bool, seed: int, threads: int | None) -> None:
+    """Fine-tune the sentiment model on rated reviews.
+
+    Ratings 1-2 are negative and 4-5 positive (3 only tunes the neutral band). A stratified
+    20 % test split is held out, 10 % of the rest drives early stopping; training draws a
+    class-balanced sample every epoch. OUT receives the LoRA adapter, model_card.json and
+    MODEL_CARD.md with the test metrics; use it with sentiment.model: OUT.
+    """
+    from pipeline.sentiment import SHIPPED_MODEL_DIR, read_table
+    from pipeline.sentiment_train import TrainConfig, train_sentiment_model
+
+    df = read_table(reviews)
+    cfg = TrainConfig(epochs=epochs, seed=seed, threads=threads, max_length=max_length,
+                      max_steps=max_steps, time_budget_s=max_minutes * 60 if max_minutes else None)
+    result = train_sentiment_model(df, text_col, rating_col, out_dir, title_col=title_col, cfg=cfg,
+                                   init_adapter=SHIPPED_MODEL_DIR if from_shipped else None,
+                                   training_data=f"{reviews.name} ({text_col}"
+                                                 + (f" + {title_col}" if title_col else "") + ")")
+    test = result.card["metrics"]["test_split"]
+    click.echo(f"stopped: {result.card['training']['stop_reason']}")
+    click.echo(f"held-out test, negative vs positive: macro-F1 {test['binary']['macro_f1']:.4f}, "
+               f"accuracy {test['binary']['accuracy']:.4f} (n={test['binary']['n']})")
+    click.echo(f"held-out test, 3 classes: macro-F1 {test['three_class']['macro_f1']:.4f} "
+               f"(n={test['three_class']['n']}); neutral band {result.card['neutral_band']}")
+    click.echo(f"wrote {out_dir} (use it with sentiment.model: {out_dir})")
 
 
-@sentiment.command("evaluate", epilog=_example("segment-report sentiment evaluate reviews.csv --text-col text --label-col label"))
+@sentiment.command("evaluate", epilog=_example(
+    "segment-report sentiment evaluate reviews.csv --text-col text --label-col label\n"
+    "segment-report sentiment evaluate reviews.csv --text-col text --label-col stars --model vader"))
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--text-col", required=True, help="Column holding the review text.")
-@click.option("--label-col", required=True, help="Column holding the true label.")
-def sentiment_evaluate(file: Path, text_col: str, label_col: str) -> None:
-    """Print accuracy, macro-F1 and the confusion matrix on labelled reviews."""
-    raise NotYetAvailableError("'sentiment evaluate' is not available yet: the sentiment model has not landed")
+@click.option("--label-col", required=True,
+              help="True label: words (negative/neutral/positive, neg/pos) or 1-5 ratings.")
+@_sentiment_options
+def sentiment_evaluate(file: Path, text_col: str, label_col: str, config_path: Path | None,
+                       model: str | None, batch_size: int | None, max_length: int | None,
+                       quantize: bool | None, threads: int | None, cache_dir: Path | None) -> None:
+    """Print accuracy, macro-F1 and the confusion matrix on labelled reviews.
+
+    Ratings map to labels with sentiment.negative_ratings / neutral_ratings / positive_ratings.
+    Without a neutral class in the truth the prediction is binary (positive_prob >= 0.5).
+    """
+    from pipeline.sentiment import (SentimentScorer, evaluate_labels, labels_from_column,
+                                    read_table, require_column)
+
+    cfg = _sentiment_cfg(config_path, model=model, batch_size=batch_size, max_length=max_length,
+                         quantize=quantize, threads=threads)
+    df = read_table(file)
+    require_column(df, text_col, "--text-col", file)
+    require_column(df, label_col, "--label-col", file)
+    true = labels_from_column(df[label_col], cfg)
+    keep = true.notna().to_numpy()
+    scorer = SentimentScorer(cfg, cache_dir)
+    try:
+        scores, _, stats = scorer.score(df.loc[keep, text_col].tolist())
+    finally:
+        scorer.close()
+    m = evaluate_labels(true[keep].reset_index(drop=True), scores)
+    click.echo(f"model {scorer.model_id}; {m['n']} labelled rows ({int((~keep).sum())} without a "
+               f"usable label skipped, {m['unscorable']} unscorable texts); {m['mode']}")
+    click.echo(f"accuracy {m['accuracy']:.4f}")
+    click.echo(f"macro-F1 {m['macro_f1']:.4f}")
+    for lab, pc in m["per_class"].items():
+        click.echo(f"  {lab:<9} precision {pc['precision']:.4f}  recall {pc['recall']:.4f}  "
+                   f"F1 {pc['f1']:.4f}  n {pc['support']}")
+    labels = m["confusion_matrix"]["labels"]
+    width = max(len(x) for x in labels) + 2
+    click.echo("confusion matrix (rows true, columns predicted):")
+    click.echo(" " * width + "".join(f"{x:>{width}}" for x in labels))
+    for lab, row in zip(labels, m["confusion_matrix"]["rows_true_cols_pred"]):
+        click.echo(f"{lab:<{width}}" + "".join(f"{v:>{width}}" for v in row))
 
 
 def main() -> None:

@@ -331,6 +331,13 @@ class GeographyConfig(StrictModel):
         return self
 
 
+class ReportsConfig(StrictModel):
+    """Which reports ``run`` publishes, and their title."""
+
+    formats: tuple[Literal["html", "pdf", "quarto"], ...] = ("html", "pdf", "quarto")
+    title: str = "Customer segments"
+
+
 class EmailConfig(StrictModel):
     """Delivery of the executive PDF by SMTP.
 
@@ -367,6 +374,7 @@ class Config(StrictModel):
     segments: SegmentsConfig = SegmentsConfig()
     drivers: DriversConfig = DriversConfig()
     geography: GeographyConfig = GeographyConfig()
+    reports: ReportsConfig = ReportsConfig()
     email: EmailConfig = EmailConfig()
 
 

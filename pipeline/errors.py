@@ -46,12 +46,6 @@ class ConfigError(SegmentReportError):
     exit_code = EXIT_BAD_INPUT
 
 
-class NotYetAvailableError(SegmentReportError):
-    """A command whose capability has not landed yet (exit code 2)."""
-
-    exit_code = EXIT_BAD_INPUT
-
-
 class QualityGateError(SegmentReportError):
     """A quality gate held the report back (exit code 3)."""
 

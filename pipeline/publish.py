@@ -98,6 +98,7 @@ class RunLock:
         if self._held:
             self.path.unlink(missing_ok=True)
             self._held = False
+            remove_if_empty(self.path.parent)
 
     def __enter__(self) -> RunLock:
         return self.acquire()
@@ -137,7 +138,17 @@ def publish(staging: Path, out_dir: Path, label: str) -> Path:
         os.rename(final, trash)
     os.rename(staging, final)
     shutil.rmtree(trash, ignore_errors=True)
+    remove_if_empty(trash.parent, staging.parent)
     return final
+
+
+def remove_if_empty(*folders: Path) -> None:
+    """Keep the output root tidy: drop bookkeeping folders nothing else is using."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 @contextmanager

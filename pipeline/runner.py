@@ -24,9 +24,11 @@ from pipeline.errors import SegmentReportError
 from pipeline.features import Window, build_customer_features, resolve_window
 from pipeline.ingest import IngestResult, ingest
 from pipeline.log import logger
-from pipeline.publish import RunLock, Terminated, publish, recover, staging_dir, terminate_on_signals
+from pipeline.publish import (RunLock, Terminated, remove_if_empty, publish, recover, staging_dir,
+                              terminate_on_signals)
 from pipeline.readers import file_sha256
-from pipeline.runfolder import (RunFolder, library_versions, write_csv, write_json, write_parquet)
+from pipeline.runfolder import RunFolder, library_versions, write_csv, write_json, write_parquet
+from reports.render import render_run
 
 
 @dataclass
@@ -205,6 +207,10 @@ def run_pipeline(cfg: Config) -> RunResult:
                 stage_name = stage.name
                 final.write_status("running", stage=stage_name, extra={"pid": os.getpid()})
                 _timed(ctx, stage.name, lambda: stage.run(ctx))
+            write_json(ctx.folder.manifest, _manifest(ctx, started, time.perf_counter() - t0))
+            stage_name = "reports"
+            final.write_status("running", stage=stage_name, extra={"pid": os.getpid()})
+            _timed(ctx, "reports", lambda: render_run(ctx.folder.root, cfg.reports.formats))
             wall = time.perf_counter() - t0
             write_json(ctx.folder.manifest, _manifest(ctx, started, wall))
             ctx.folder.write_status("succeeded", exit_code=0)
@@ -219,6 +225,7 @@ def run_pipeline(cfg: Config) -> RunResult:
             if ctx.folder.log.exists():
                 shutil.move(ctx.folder.log, kept_log)
             shutil.rmtree(ctx.folder.root, ignore_errors=True)
+            remove_if_empty(ctx.folder.root.parent)
             _record_failure(final, stage_name, exc, kept_log)
             raise
     return RunResult(final.root, len(ctx.customers), wall, ctx.ingested.quality)

@@ -11,6 +11,17 @@ import jinja2
 from reports.formatting import FILTERS
 
 
+def md_cell(value: object) -> str:
+    """Text safe inside a Markdown pipe-table cell (no pipes, no line breaks)."""
+    return " ".join(str(value).replace("|", "\\|").split())
+
+
+def yaml_str(value: object) -> str:
+    """Text safe inside a double-quoted YAML scalar (front matter). Quotes need no care here:
+    autoescape turns them into ``&#34;``; backslashes would start YAML escapes."""
+    return " ".join(str(value).replace("\\", "\\\\").split())
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The shared environment; templates live in ``templates/`` (package ``reports.templates``)."""
@@ -25,6 +36,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(FILTERS)
+    env.filters.update(md_cell=md_cell, yaml_str=yaml_str)
     return env
 
 

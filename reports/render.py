@@ -36,10 +36,14 @@ def render_run(run: Path | RunResults, formats: tuple[str, ...] = FORMATS) -> li
         from reports.site import render_site
 
         written += render_site(results, root / "site")
-        logger.info("site: %s", root / "site" / "index.html")
+        logger.debug("site: %s", root / "site" / "index.html")
+    if "quarto" in formats:
+        from reports.quarto import render_quarto
+
+        written += render_quarto(results, root / "quarto")
     if "pdf" in formats:
         from reports.pdf import render_executive_pdf
 
         written.append(render_executive_pdf(results, root / "pdf" / "executive-summary.pdf"))
-        logger.info("executive PDF: %s", written[-1])
+        logger.debug("executive PDF: %s", written[-1])
     return written

@@ -61,9 +61,10 @@ def _generated(manifest: dict[str, Any]) -> str:
     return fmt.date(started) if started else fmt.date(dt.datetime.now(dt.timezone.utc))
 
 
-def site_view(results: RunResults, title: str = "Customer segments") -> SiteView:
+def site_view(results: RunResults) -> SiteView:
     """The shared header facts and headline KPIs of a run."""
     manifest = results.manifest
+    title = manifest["config"].get("reports", {}).get("title", "Customer segments")
     period = manifest["period"]
     customers = results.customers
     n = len(customers)

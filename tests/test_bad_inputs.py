@@ -180,9 +180,14 @@ def test_unknown_encoding_name(runner, tmp_path, small_retail):
     _assert_clean_failure(result, "unknown text encoding 'klingon'")
 
 
-def test_not_yet_available_command_exits_2(runner, tmp_path):
+def test_render_of_a_folder_that_is_no_run(runner, tmp_path):
     result = invoke(runner, "render", "--run", tmp_path)
-    _assert_clean_failure(result, "not available yet")
+    _assert_clean_failure(result, "not a finished run folder", "fix:")
+
+
+def test_render_unknown_format(runner, tmp_path):
+    result = invoke(runner, "render", "--run", tmp_path, "--format", "html,docx")
+    _assert_clean_failure(result, "unknown report format(s) ['docx']")
 
 
 def test_email_of_a_folder_that_is_no_run(runner, tmp_path):

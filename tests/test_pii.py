@@ -58,7 +58,7 @@ def test_no_personal_data_in_demo_run_folder(tmp_path):
     pii = _pii_values(out / "data" / "retail_data.csv")
     assert len(pii) > 1000  # names, e-mails, phones and addresses of every customer
     max_tokens = max(len(v.split()) for v in pii)
-    run_dirs = [p for p in out.iterdir() if p.is_dir() and p.name != "data"]
+    run_dirs = [p for p in out.iterdir() if p.is_dir() and p.name != "data" and not p.name.startswith(".")]
     assert len(run_dirs) == 1
     files = [p for p in run_dirs[0].rglob("*") if p.is_file()]
     assert any(p.name == "reviews.parquet" for p in files)

@@ -61,7 +61,7 @@ def test_failed_run_keeps_previous_report(runner, tmp_path, small_retail, monkey
     assert status["state"] == "failed" and status["stage"] == "features"
     assert "disk on fire" in status["reason"] and status["exit_code"] == 1
     assert "unchanged" in status["report_kept"]
-    assert not any((out / ".staging").iterdir())
+    assert not (out / ".staging").exists()
 
 
 def test_rerun_replaces_report(runner, tmp_path, small_retail):
