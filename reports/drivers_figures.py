@@ -151,6 +151,8 @@ def _dependence(report, frame, g, out_dir) -> list[Path]:
     ax = fig.add_subplot()
     x = frame[f"value__{g['feature']}"].to_numpy(dtype=float)
     s = frame[f"shap__{g['feature']}"].to_numpy(dtype=float)
+    if g.get("binary"):  # spread the two columns of dots so their density shows
+        x = x + (np.random.default_rng(0).random(len(x)) - 0.5) * 0.3
     ax.scatter(x, s, s=6, alpha=0.35, color=_BLUE, linewidths=0, rasterized=True)
     dep = g.get("dependence") or []
     if dep and not g.get("binary"):

@@ -1,0 +1,296 @@
+"""Drivers stage: leakage guard, SHAP, narratives and figures on tiny planted tables."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.config import DriversConfig
+from pipeline.drivers import (DriversResult, explain_drivers, numbers_in_text, resolve_pointer,
+                              round_sig)
+from pipeline.errors import ConfigError
+
+FAST = dict(n_estimators=40, shap_sample_size=300, bootstrap_reps=50, leakage_sample_size=2000,
+            membership_n_estimators=20, membership_sample_size=600, membership_shap_rows=100)
+
+
+def make_customers(n: int = 800, seed: int = 0, segments: int = 3,
+                   sentiment: bool = True) -> pd.DataFrame:
+    """A customer table with planted value drivers.
+
+    Spend = frequency x avg_order_value, and avg_order_value rises with basket size and
+    (when present) review sentiment; so frequency > items_per_order > positive_prob drive spend,
+    avg_order_value leaks through its product with frequency, and ``spend_check`` is a planted
+    near-copy of the target.
+    """
+    rng = np.random.default_rng(seed)
+    frequency = rng.integers(1, 21, n)
+    items = rng.gamma(3.0, 1.0, n) + 1
+    pos = rng.beta(3, 2, n) if sentiment else np.full(n, 0.6)
+    aov = 15 * items + (60 * pos if sentiment else 0) + rng.normal(0, 8, n)
+    aov = np.clip(aov, 5, None)
+    monetary = frequency * aov
+    df = pd.DataFrame({
+        "customer_id": [f"C{i:05d}" for i in range(n)],
+        "recency_days": rng.uniform(0, 90, n),
+        "frequency": frequency,
+        "monetary": monetary,
+        "avg_order_value": aov,
+        "items_per_order": items,
+        "tenure_days": rng.uniform(30, 900, n),
+        "cat_share_electronics": rng.uniform(0, 1, n),
+        "age": np.where(rng.random(n) < 0.1, np.nan, rng.uniform(18, 80, n)),
+        "gender": pd.array(rng.choice(["female", "male", "other", None], n), dtype="string"),
+        "income": np.full(n, np.nan),
+        "income_band": pd.array(rng.choice(["low", "medium", "high"], n), dtype="string"),
+        "state": pd.array(rng.choice(["CA", "NY", "TX", None], n), dtype="string"),
+        "country": pd.array(np.full(n, "USA"), dtype="string"),
+        "is_us": np.ones(n, dtype=bool),
+        "review_count": rng.integers(0, 5, n),
+        "spend_check": monetary * 1.0001 + rng.normal(0, 0.01, n),
+    })
+    df["cat_share_home_decor"] = 1 - df["cat_share_electronics"]
+    if sentiment:
+        df["positive_prob"] = pos
+        df["share_negative"] = rng.uniform(0, 0.3, n)
+        df["sentiment_missing"] = rng.random(n) < 0.1
+    if segments:
+        seg = np.where(frequency > 14, 0, np.where(items > 4.5, 1, 2))
+        seg = seg % segments
+        df["segment_id"] = seg
+        df["segment_name"] = pd.array([["Frequent 2x buyers", "Big baskets", "Casuals"][s]
+                                       for s in seg], dtype="string")
+        df["membership_strength"] = rng.uniform(0.5, 1, n)
+        df["was_noise"] = False
+        df["umap_x"] = rng.normal(size=n)
+        df["umap_y"] = rng.normal(size=n)
+    return df
+
+
+@pytest.fixture(scope="module")
+def planted() -> DriversResult:
+    return explain_drivers(make_customers(), DriversConfig(**FAST), seed=7)
+
+
+def _check_narratives(report: dict) -> None:
+    assert report["narratives"], "every outcome has at least one sentence"
+    for sentence in report["narratives"]:
+        printed = numbers_in_text(sentence["text"], sentence["labels"])
+        stored = [float(v) for v in sentence["numbers"].values()]
+        for value in printed:
+            assert any(math.isclose(value, s, rel_tol=1e-12, abs_tol=1e-12) for s in stored), \
+                (value, sentence)
+        for key, value in sentence["numbers"].items():
+            assert resolve_pointer(report, sentence["sources"][key]) == value, (key, sentence)
+        assert "cause" not in sentence["text"].replace("not proof of cause", "")
+        assert "causes" not in sentence["text"] and "leads to" not in sentence["text"]
+
+
+def test_leakage_guard_excludes_planted_leaks(planted):
+    report = planted.report
+    excluded = {e["feature"]: e for e in report["leakage"]["excluded"]}
+    assert excluded["spend_check"]["relation"] == "single"
+    # avg_order_value x frequency = monetary: the derived average goes, the count stays
+    assert excluded["avg_order_value"]["relation"] == "product"
+    assert excluded["avg_order_value"]["partner"] == "frequency"
+    used = report["features"]["used"]
+    assert "frequency" in used and "items_per_order" in used
+    assert not {"avg_order_value", "spend_check", "customer_id", "monetary", "segment_id",
+                "umap_x", "state"} & set(used)
+    assert "income" in {d["feature"] for d in report["features"]["dropped"]}
+
+
+def test_planted_drivers_rank_and_direction(planted):
+    report = planted.report
+    assert report["status"] == "ok"
+    assert report["model"]["r2_test"] > 0.6
+    ranks = {g["feature"]: g for g in report["global_importance"]}
+    assert ranks["frequency"]["rank"] == 1
+    assert ranks["items_per_order"]["rank"] == 2
+    assert ranks["positive_prob"]["rank"] == 3
+    for name in ("frequency", "items_per_order", "positive_prob"):
+        assert ranks[name]["direction"] == "increasing"
+        assert ranks[name]["effect"] > 0 and not ranks[name]["within_noise"]
+    assert ranks["tenure_days"]["mean_abs_shap"] < ranks["positive_prob"]["mean_abs_shap"] / 3
+
+
+def test_shap_frame_additivity_and_weights(planted):
+    report, frame = planted.report, planted.shap
+    used = report["features"]["used"]
+    shap_cols = [f"shap__{f}" for f in used] + [f"shap__noise_probe_{i}" for i in (1, 2, 3)]
+    assert [c for c in frame.columns if c.startswith("shap__")] == shap_cols
+    total = report["shap_sampling"]["base_value"] + frame[shap_cols].sum(axis=1)
+    assert np.allclose(total, frame["prediction"], atol=1e-6 * frame["monetary"].abs().max())
+    assert report["shap_sampling"]["additivity"]["holds"]
+    assert math.isclose(frame["weight"].sum(), report["n_customers_used"], rel_tol=1e-9)
+    # the report's global importance is the weighted mean |SHAP| of the saved frame
+    for g in report["global_importance"][:3]:
+        mean_abs = np.average(frame[f"shap__{g['feature']}"].abs(), weights=frame["weight"])
+        assert math.isclose(mean_abs, g["mean_abs_shap"], rel_tol=1e-9)
+        assert g["ci_low"] <= g["mean_abs_shap"] <= g["ci_high"]
+
+
+def test_narrative_numbers_equal_report_numbers(planted):
+    report = planted.report
+    _check_narratives(report)
+    ids = [s["id"] for s in report["narratives"]]
+    assert "model" in ids and "driver_positive_prob" in ids
+    assert any(i.startswith("leakage_") for i in ids)
+    assert any(i.startswith("segment_") for i in ids) and any(i.startswith("membership_")
+                                                             for i in ids)
+    sentence = next(s for s in report["narratives"] if s["id"] == "driver_positive_prob")
+    g = next(g for g in report["global_importance"] if g["feature"] == "positive_prob")
+    # re-derive the printed effect from the saved SHAP frame
+    frame = planted.shap
+    x, s, w = (frame["value__positive_prob"], frame["shap__positive_prob"], frame["weight"])
+    ops = {"<=": np.less_equal, "<": np.less, ">=": np.greater_equal, ">": np.greater}
+    high = ops[g["high_op"]](x, g["high_threshold"])
+    low = ops[g["low_op"]](x, g["low_threshold"])
+    effect = np.average(s[high], weights=w[high]) - np.average(s[low], weights=w[low])
+    assert round_sig(abs(effect)) == sentence["numbers"]["effect"]
+    assert "more" in sentence["text"]
+    json.dumps(report)  # JSON-serialisable as it is
+
+
+def test_reproducible(planted):
+    again = explain_drivers(make_customers(), DriversConfig(**FAST), seed=7)
+    assert json.dumps(again.report, sort_keys=True) == json.dumps(planted.report, sort_keys=True)
+    pd.testing.assert_frame_equal(again.shap, planted.shap)
+
+
+def test_membership_models_describe_segments(planted):
+    membership = planted.report["membership"]
+    assert membership["status"] == "ok"
+    frequent = next(m for m in membership["models"] if m["segment_id"] == 0)
+    assert frequent["features"][0]["feature"] in ("frequency", "monetary")
+    top = {f["feature"]: f for f in frequent["features"]}
+    assert top["frequency"]["direction"] == "higher"
+    assert frequent["auc_test"] > 0.9
+
+
+def test_single_segment():
+    df = make_customers(n=300, segments=1)
+    result = explain_drivers(df, DriversConfig(**FAST), seed=1)
+    assert result.report["status"] == "ok"
+    assert result.report["membership"]["status"] == "single_segment"
+    assert len(result.report["segments"]) == 1
+    assert result.report["shap_sampling"]["strata"].startswith("none")
+    _check_narratives(result.report)
+
+
+def test_no_segment_columns_and_no_sentiment():
+    df = make_customers(n=300, segments=0, sentiment=False)
+    result = explain_drivers(df, DriversConfig(**FAST), seed=1)
+    report = result.report
+    assert report["status"] == "ok" and report["segments"] == []
+    assert report["membership"]["status"] == "no_segments"
+    assert not any("positive_prob" in f for f in report["features"]["used"])
+    assert "segment_id" not in result.shap.columns
+    _check_narratives(report)
+
+
+def test_constant_target():
+    df = make_customers(n=200)
+    df["monetary"] = 50.0
+    result = explain_drivers(df, DriversConfig(**FAST), seed=1)
+    assert result.report["status"] == "constant_target"
+    assert result.report["model"] is None and result.shap.empty
+    assert "nothing to explain" in result.report["narratives"][0]["text"]
+    _check_narratives(result.report)
+
+
+def test_very_few_customers():
+    df = make_customers(n=20)
+    result = explain_drivers(df, DriversConfig(**FAST), seed=1)
+    assert result.report["status"] == "too_few_customers"
+    assert "Only 20 customers" in result.report["narratives"][0]["text"]
+    _check_narratives(result.report)
+
+
+def test_few_customers_above_minimum_still_fit():
+    df = make_customers(n=60)
+    result = explain_drivers(df, DriversConfig(**FAST, min_customers=50), seed=1)
+    assert result.report["status"] == "ok"
+    assert any("rough" in note for note in result.report["notes"])
+    _check_narratives(result.report)
+
+
+def test_config_exclude_and_bad_target():
+    df = make_customers(n=200, segments=0)
+    result = explain_drivers(df, DriversConfig(**FAST, exclude_features=("gender", "nope")),
+                             seed=1)
+    excluded = {e["feature"] for e in result.report["leakage"]["excluded"]
+                if e["source"] == "config"}
+    assert excluded == {"gender=female", "gender=male", "gender=other"}
+    assert any("nope" in note for note in result.report["notes"])
+    _check_narratives(result.report)
+    with pytest.raises(ConfigError, match="drivers.target 'spend'"):
+        explain_drivers(df, DriversConfig(target="spend"), seed=1)
+
+
+def test_figures_written(planted, tmp_path):
+    from reports.drivers_figures import draw_driver_figures
+
+    paths = draw_driver_figures(planted.report, planted.shap, tmp_path)
+    names = {p.name for p in paths}
+    for stem in ("drivers_beeswarm", "drivers_importance", "drivers_segments"):
+        assert f"{stem}.svg" in names and f"{stem}.png" in names
+    assert any(n.startswith("drivers_dependence_") for n in names)
+    for p in paths:
+        assert p.exists() and p.stat().st_size > 1000
+
+
+def test_figures_without_model(tmp_path):
+    from reports.drivers_figures import draw_driver_figures
+
+    df = make_customers(n=200)
+    df["monetary"] = 1.0
+    result = explain_drivers(df, DriversConfig(**FAST), seed=1)
+    assert draw_driver_figures(result.report, result.shap, tmp_path) == []
+
+
+def test_save_and_load_round_trip(planted, tmp_path):
+    from pipeline.drivers import load_drivers, save_drivers
+
+    paths = save_drivers(planted, tmp_path / "results")
+    assert [p.name for p in paths] == ["drivers.json", "shap_values.parquet"]
+    report, frame = load_drivers(tmp_path / "results")
+    assert report == planted.report
+    pd.testing.assert_frame_equal(frame, planted.shap, check_dtype=False)
+
+
+def test_generated_data_planted_drivers(tmp_path):
+    """On the generator's data the planted drivers come out with their planted direction.
+
+    positive_prob is the planted latent sentiment (what a perfect sentiment model would give),
+    so this checks the drivers stage, not the sentiment model; segment_id is the planted persona.
+    """
+    from pipeline.config import load_config
+    from pipeline.features import build_customer_features, resolve_window
+    from pipeline.ingest import ingest
+    from pipeline.synthetic import GenerateConfig, generate_dataset
+
+    generate_dataset(GenerateConfig(n_transactions=8000, seed=3), tmp_path)
+    cfg = load_config(tmp_path / "segment-report.yaml")
+    ing = ingest(cfg.input, cfg.privacy)
+    window = resolve_window(ing.transactions["date"], cfg.run.period, cfg.run.lookback_months)
+    customers = build_customer_features(ing.transactions, ing.customers, ing.reviews, window)
+    truth = pd.read_csv(tmp_path / "truth_customers.csv", dtype={"customer_id": str})
+    truth = truth.rename(columns={"sentiment": "positive_prob", "persona_id": "segment_id"})
+    customers = customers.merge(truth[["customer_id", "positive_prob", "segment_id"]],
+                                on="customer_id", how="left")
+    report = explain_drivers(customers, DriversConfig(**{**FAST, "n_estimators": 60,
+                                                         "shap_sample_size": 600}),
+                             seed=1).report
+    assert "avg_order_value" in {e["feature"] for e in report["leakage"]["excluded"]}
+    ranks = {g["feature"]: g for g in report["global_importance"]}
+    assert ranks["frequency"]["rank"] == 1 and ranks["frequency"]["direction"] == "increasing"
+    # planted: pricier categories and sentiment raise spend
+    for name in ("cat_share_electronics", "cat_share_home_decor", "positive_prob"):
+        assert ranks[name]["rank"] <= 10, name
+        assert ranks[name]["direction"] == "increasing" and not ranks[name]["within_noise"], name
+    _check_narratives(report)
