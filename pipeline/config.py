@@ -246,7 +246,7 @@ class SegmentsConfig(StrictModel):
     n_epochs: int | None = Field(None, ge=10)
     stability_runs: int = Field(5, ge=0)
     stability_sample_size: int = Field(2000, ge=100)
-    deterministic: bool = False
+    deterministic: bool = True
     reuse_model: Path | None = None
 
     @model_validator(mode="after")
