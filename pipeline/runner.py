@@ -55,20 +55,92 @@ class Stage:
 
 
 # --------------------------------------------------------------------------- stages
+# Each stage reads what earlier stages left in the context and writes its results into the
+# staging run folder; heavy libraries are imported inside the stage that needs them.
 
 def _stage_features(ctx: RunContext) -> None:
     assert ctx.ingested is not None and ctx.window is not None and ctx.folder is not None
     ing = ctx.ingested
     ctx.customers = build_customer_features(ing.transactions, ing.customers, ing.reviews, ctx.window)
-    ctx.reviews = ing.reviews
+    reviews = ing.reviews
+    in_window = reviews["date"].isna() | ((reviews["date"] > ctx.window.start)
+                                          & (reviews["date"] < ctx.window.end + pd.Timedelta(days=1)))
+    ctx.reviews = reviews[in_window & reviews["customer_id"].isin(ctx.customers["customer_id"])]
+    ctx.reviews = ctx.reviews.reset_index(drop=True)
     write_parquet(ctx.folder.result("customers.parquet"), ctx.customers)
-    write_parquet(ctx.folder.result("reviews.parquet"), ctx.reviews)
     logger.info("features: %s customers with an order in %s", f"{len(ctx.customers):,}",
                 ctx.window.label)
 
 
+def _stage_sentiment(ctx: RunContext) -> None:
+    from pipeline.sentiment import run_sentiment_stage, save_sentiment_result
+
+    assert ctx.customers is not None and ctx.reviews is not None and ctx.folder is not None
+    result = run_sentiment_stage(ctx.reviews, ctx.customers["customer_id"], ctx.window.end,
+                                 ctx.cfg.sentiment, Path(ctx.cfg.run.out_dir) / ".cache", ctx.cfg.seed)
+    ctx.reviews = result.reviews
+    per_customer = result.customers.drop(columns=["scored_reviews"], errors="ignore")
+    ctx.customers = ctx.customers.merge(per_customer, on="customer_id", how="left")
+    save_sentiment_result(result, ctx.folder.results)
+    quality = ctx.ingested.quality
+    quality["review_text"] = result.text_quality
+    write_json(ctx.folder.result("data_quality.json"), quality)
+    write_parquet(ctx.folder.result("customers.parquet"), ctx.customers)
+
+
+def _previous_segment_model(ctx: RunContext) -> tuple[Any, bool]:
+    """The model to reuse (``--reuse-model``) or, else, last month's for id/name carry-over."""
+    from pipeline.segments import SegmentModel
+
+    reuse_from = ctx.cfg.segments.reuse_model
+    if reuse_from is not None:
+        return SegmentModel.load(Path(reuse_from) / "model" / "segments"), True
+    if ctx.window is not None and ctx.window.label != "all":
+        previous = Path(ctx.cfg.run.out_dir) / str(pd.Period(ctx.window.label, freq="M") - 1)
+        if (previous / "model" / "segments").exists():
+            return SegmentModel.load(previous / "model" / "segments"), False
+    return None, False
+
+
+def _stage_segments(ctx: RunContext) -> None:
+    from pipeline.segments import save_segments_json, segment_customers
+
+    assert ctx.customers is not None and ctx.folder is not None
+    previous, reuse = _previous_segment_model(ctx)
+    result = segment_customers(ctx.customers, ctx.cfg.segments, ctx.cfg.seed, previous=previous,
+                               reuse=reuse)
+    ctx.customers = ctx.customers.merge(result.assignments, on="customer_id", how="left")
+    result.model.save(ctx.folder.root / "model" / "segments")
+    save_segments_json(result, ctx.folder.result("segments.json"))
+    write_csv(ctx.folder.root / "data" / "segments.csv",
+              result.assignments[["customer_id", "segment_id", "segment_name", "membership_strength"]])
+    write_parquet(ctx.folder.result("customers.parquet"), ctx.customers)
+    logger.info("segments: %d personas", result.summary.get("n_segments", len(result.segments)))
+
+
+def _stage_drivers(ctx: RunContext) -> None:
+    from pipeline.drivers import explain_drivers, save_drivers
+
+    assert ctx.customers is not None and ctx.folder is not None
+    save_drivers(explain_drivers(ctx.customers, ctx.cfg.drivers, ctx.cfg.seed), ctx.folder.results)
+
+
+def _stage_geography(ctx: RunContext) -> None:
+    from pipeline.geography import analyse_geography, save_geography
+
+    assert ctx.customers is not None and ctx.folder is not None
+    save_geography(analyse_geography(ctx.customers, ctx.reviews, ctx.cfg.geography, ctx.cfg.seed),
+                   ctx.folder.results)
+
+
 STAGES: tuple[Stage, ...] = (
-    Stage("features", _stage_features, ("results/customers.parquet", "results/reviews.parquet")),
+    Stage("features", _stage_features, ("results/customers.parquet",)),
+    Stage("sentiment", _stage_sentiment, ("results/reviews.parquet", "results/sentiment.json",
+                                          "results/customer_sentiment.parquet")),
+    Stage("segments", _stage_segments, ("results/segments.json", "model/segments/",
+                                        "data/segments.csv")),
+    Stage("drivers", _stage_drivers, ("results/drivers.json", "results/shap_values.parquet")),
+    Stage("geography", _stage_geography, ("results/states.json",)),
 )
 
 
