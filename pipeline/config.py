@@ -493,17 +493,26 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
 
 
 def _resolve_relative_paths(raw: dict[str, Any], base: Path) -> None:
-    """Paths written in a config file are relative to that file, not to the working directory."""
+    """Paths written in a config file are relative to that file, not to the working directory
+    (``run.out_dir`` excepted: output goes where the command is run)."""
+
+    def fix(section: Any, key: str) -> None:
+        if isinstance(section, dict) and isinstance(section.get(key), str):
+            value = section[key]
+            if key == "model" and value in ("default", "vader"):
+                return
+            if not Path(value).is_absolute():
+                section[key] = str(base / value)
+
     inp = raw.get("input")
-    if not isinstance(inp, dict):
-        return
-    if isinstance(inp.get("path"), str) and not Path(inp["path"]).is_absolute():
-        inp["path"] = str(base / inp["path"])
-    for table in ("customers", "transactions", "reviews"):
-        spec = inp.get(table)
-        if isinstance(spec, dict) and isinstance(spec.get("path"), str):
-            if not Path(spec["path"]).is_absolute():
-                spec["path"] = str(base / spec["path"])
+    fix(inp, "path")
+    if isinstance(inp, dict):
+        for table in ("customers", "transactions", "reviews"):
+            fix(inp.get(table), "path")
+    for section, key in (("geography", "geojson"), ("segments", "reuse_model"),
+                         ("email", "password_file"), ("sentiment", "cache_dir"),
+                         ("sentiment", "model")):
+        fix(raw.get(section), key)
 
 
 def config_to_dict(cfg: Config) -> dict[str, Any]:

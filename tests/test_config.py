@@ -63,6 +63,16 @@ def test_relative_paths_resolve_against_config_folder(tmp_path):
     assert cfg.input.path == tmp_path / "sub" / "data" / "retail.csv"
 
 
+def test_other_paths_resolve_against_config_folder(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("geography: {geojson: maps/provinces.geojson, key_column: code}\n"
+                    "sentiment: {model: vader}\nrun: {out_dir: out}\n")
+    cfg = load_config(path)
+    assert cfg.geography.geojson == tmp_path / "maps" / "provinces.geojson"
+    assert cfg.sentiment.model == "vader"
+    assert str(cfg.run.out_dir) == "out"
+
+
 def test_config_is_frozen():
     cfg = load_config(None)
     with pytest.raises(Exception):
