@@ -32,10 +32,13 @@ def render_run(run: Path | RunResults, formats: tuple[str, ...] = FORMATS) -> li
     results = run if isinstance(run, RunResults) else load_results(Path(run))
     root = results.folder.root
     written: list[Path] = []
+    from reports.figures import draw_all
+
+    figures = draw_all(results, root / "figures")
     if "html" in formats:
         from reports.site import render_site
 
-        written += render_site(results, root / "site")
+        written += render_site(results, root / "site", figures)
         logger.debug("site: %s", root / "site" / "index.html")
     if "quarto" in formats:
         from reports.quarto import render_quarto

@@ -12,7 +12,9 @@ from markupsafe import Markup
 
 from pipeline.runfolder import RunResults, atomic_write_bytes
 from reports.env import render
-from reports.views import data_quality_view, methodology_view, site_view
+from reports import formatting as fmt
+from reports.views import (data_quality_view, drivers_view, geography_view, methodology_view,
+                           persona_views, personas_table, site_view)
 
 
 @dataclass(frozen=True)
@@ -31,23 +33,101 @@ def section(id_: str, title: str, template: str, **context: Any) -> dict[str, An
     return {"id": id_, "title": title, "html": Markup(render(template, **context))}
 
 
-def build_pages(results: RunResults) -> list[Page]:
+FIGURE_CAPTIONS = {
+    "drivers_importance": "Share of the value model's importance (mean |SHAP|) per feature, with its interval.",
+    "drivers_beeswarm": "Each dot is a customer: how much the feature moved their predicted spend (x), coloured by the feature's value.",
+    "drivers_segments": "Mean SHAP per persona: what drives predicted spend inside each persona.",
+    "drivers_membership": "Features that set each persona apart (one-vs-rest membership models).",
+}
+
+
+def _figures(figures: dict[str, Path], prefix: str) -> list[dict[str, str]]:
+    out = []
+    for name in sorted(figures, key=lambda n: (not n.startswith("drivers_importance"),
+                                               not n.startswith("drivers_beeswarm"), n)):
+        if not name.startswith(prefix):
+            continue
+        caption = FIGURE_CAPTIONS.get(name, "How predicted spend changes with " +
+                                      name.removeprefix("drivers_dependence_").replace("_", " ") +
+                                      " (SHAP dependence).")
+        out.append({"src": f"figures/{name}.svg", "alt": caption, "caption": caption})
+    return out
+
+
+def key_insights(drivers: dict[str, Any], geo: dict[str, Any], personas: list[dict[str, Any]]) -> list[str]:
+    """A few sentences for the overview, all taken from the stage narratives."""
+    lines = []
+    if personas:
+        biggest = max(personas, key=lambda p: float(p["spend_share"].rstrip("%") or 0))
+        lines.append(f"The largest share of spend comes from {biggest['name']} ({biggest['spend_share']} of spend, "
+                     f"{biggest['share']} of customers).")
+    lines += [t for t in drivers.get("narratives", []) if "driver of" in t][:2]
+    lines += [t for t in geo.get("narrative", []) if "cluster" in t.lower()][:2]
+    return lines
+
+
+def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> list[Page]:
     """The pages of the site for the results that exist in this run."""
+    figures = figures or {}
+    segments = results.extra.get("segments")
+    drivers_raw = results.extra.get("drivers")
+    states_raw = results.extra.get("states")
+    personas = persona_views(segments, drivers_raw, results.reviews, results.customers) if segments else []
+    dv = drivers_view(drivers_raw)
+    geo = geography_view(states_raw)
     downloads = [
+        {"href": "../data/segments.csv", "text": "segments.csv", "note": "customer_id → segment, for CRM activation"},
+        {"href": "../results/segments.json", "text": "segments.json", "note": "persona profiles and stability"},
+        {"href": "../results/drivers.json", "text": "drivers.json", "note": "value model, SHAP tables, narratives"},
+        {"href": "../results/states.json", "text": "states.json", "note": "per-state statistics"},
         {"href": "../quarantine.csv", "text": "quarantine.csv", "note": "rejected input rows with reasons"},
         {"href": "../results/data_quality.json", "text": "data_quality.json", "note": "data-quality counts"},
         {"href": "../manifest.json", "text": "manifest.json", "note": "configuration, versions, hashes, timings"},
     ]
-    return [
-        Page("index.html", "Overview", "html/index.html", {"sections": [], "downloads": downloads}),
+    downloads = [d for d in downloads if (results.folder.root / d["href"].removeprefix("../")).exists()]
+    index_sections = []
+    insights = key_insights(dv, geo, personas)
+    if insights:
+        index_sections.append(section("insights", "Key insights", "html/_insights.html", insights=insights))
+    if personas:
+        index_sections.append(section("personas", "Personas", "html/_personas.html", personas=personas))
+    pages = [Page("index.html", "Overview", "html/index.html",
+                  {"sections": index_sections, "downloads": downloads})]
+    if personas:
+        summary = segments["summary"]
+        pages.append(Page("segments.html", "Personas", "html/segments.html", {
+            "personas": [{**p, "href": p["href"]} for p in personas],
+            "table": personas_table(personas),
+            "embedding": "figures/segments_map.svg" if "segments_map" in figures else "",
+            "summary": (f"{fmt.plural(summary['n_customers'], 'customer')} in "
+                        f"{fmt.plural(summary['n_segments'], 'persona')}; "
+                        f"{fmt.percent(summary.get('noise_share'), 1)} were unclear (noise) and assigned to "
+                        "their most likely persona."),
+        }))
+        for p in personas:
+            pages.append(Page(p["href"], p["name"], "html/segment.html", {"p": p}, in_nav=False))
+    if drivers_raw:
+        pages.append(Page("drivers.html", "Value drivers", "html/drivers.html",
+                          {"dv": dv, "figures": _figures(figures, "drivers_")}))
+    if states_raw:
+        from reports.maps import build_interactive_map
+
+        fig = build_interactive_map(states_raw)
+        pages.append(Page("geography.html", "Geography", "html/geography.html", {
+            "geo": geo, "static_map": "figures/states_map.svg" if "states_map" in figures else "",
+            "interactive_map": Markup(fig.to_html(full_html=False, include_plotlyjs=False,
+                                                  config={"displaylogo": False})),
+        }))
+    pages += [
         Page("data-quality.html", "Data quality", "html/data_quality.html",
              {"dq": data_quality_view(results.data_quality)}),
         Page("methodology.html", "Methodology", "html/methodology.html",
              {"method": methodology_view(results), "sections": []}),
     ]
+    return pages
 
 
-def render_site(results: RunResults, out_dir: Path) -> list[Path]:
+def render_site(results: RunResults, out_dir: Path, figures: dict[str, Path] | None = None) -> list[Path]:
     """Render every page into ``out_dir`` (replaced as a whole only when all pages rendered).
 
     Returns:
@@ -59,7 +139,7 @@ def render_site(results: RunResults, out_dir: Path) -> list[Path]:
         shutil.rmtree(tmp)
     (tmp / "assets").mkdir(parents=True)
     site = site_view(results)
-    pages = build_pages(results)
+    pages = build_pages(results, figures)
     site.nav = [{"href": p.href, "text": p.title} for p in pages if p.in_nav]
     written = []
     for page in pages:
@@ -71,6 +151,15 @@ def render_site(results: RunResults, out_dir: Path) -> list[Path]:
         written.append(out_dir / page.href)
     css = files("reports.templates").joinpath("assets/site.css").read_bytes()
     (tmp / "assets" / "site.css").write_bytes(css)
+    if any(p.href == "geography.html" for p in pages):
+        # plotly.js once, as a local file: the site must work from disk with no network.
+        shutil.copy(files("plotly").joinpath("package_data/plotly.min.js"), tmp / "assets" / "plotly.min.js")
+    if figures:
+        (tmp / "figures").mkdir()
+        for path in figures.values():
+            for twin in (path, path.with_suffix(".png")):
+                if twin.exists():
+                    shutil.copy(twin, tmp / "figures" / twin.name)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)

@@ -170,3 +170,167 @@ def methodology_view(results: RunResults) -> dict[str, Any]:
         "versions": Table("Library versions", ("Package", "Version"), versions, (False, False)),
         "inputs": Table("Input files", ("File", "Bytes", "SHA-256"), inputs, (False, True, False)),
     }
+
+
+# --------------------------------------------------------------------------- personas
+
+def slugify(text: str) -> str:
+    """``Loyal big-basket buyers, very positive`` -> ``loyal-big-basket-buyers-very-positive``."""
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "segment"
+
+
+def _feature_label(name: str) -> str:
+    from pipeline.drivers import feature_label
+
+    return feature_label(name)
+
+
+def _sentiment_words(z: float | None) -> str:
+    if z is None:
+        return "no reviews"
+    if z >= 1:
+        return "much more positive than average"
+    if z >= 0.5:
+        return "more positive than average"
+    if z <= -1:
+        return "much more critical than average"
+    if z <= -0.5:
+        return "more critical than average"
+    return "about average"
+
+
+def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
+                  reviews: Any = None, customers: Any = None) -> list[dict[str, Any]]:
+    """Display values for every persona: card facts, profile table, drivers, quotes."""
+    value_drivers = {s["segment_id"]: s for s in (drivers or {}).get("segments", []) or []}
+    membership = {m["segment_id"]: m for m in ((drivers or {}).get("membership") or {}).get("models", [])}
+    out = []
+    for seg in segments.get("segments", []):
+        prof = seg["profile"]
+        spend, senti, stab = prof["spend"], prof["sentiment"], seg["stability"]
+        slug = f"{seg['id']}-{slugify(seg['name'])}"
+        rows = []
+        for feat, vals in prof["features"].items():
+            if feat.startswith("cat_share_") or vals.get("median") is None:
+                continue
+            digits = 2 if abs(vals.get("population_median") or 0) < 10 else 0
+            rows.append(Row((_feature_label(feat), fmt.number(vals["median"], digits),
+                             fmt.number(vals["population_median"], digits),
+                             f"{vals['z']:+.2f}" if vals.get("z") is not None else fmt.MISSING)))
+        cats = tuple(Row((c["category"].title(), fmt.percent(c["mean_share"]), fmt.percent(c["population_share"]),
+                          f"{c['lift']:.1f}×")) for c in prof.get("top_categories", [])[:5])
+        states = tuple(Row((s["name"], fmt.number(s["count"]), fmt.percent(s["share"]), f"{s['lift']:.1f}×"))
+                       for s in prof.get("top_states", [])[:5])
+        vd = value_drivers.get(seg["id"], {}).get("drivers", [])[:5]
+        value_rows = tuple(Row((d["label"], fmt.currency(d["mean_shap"]))) for d in vd)
+        md = membership.get(seg["id"], {}).get("features", [])[:5]
+        member_rows = tuple(Row((d["label"], d.get("direction", ""),
+                                 fmt.number(d.get("segment_value"), 2), fmt.number(d.get("rest_value"), 2)))
+                            for d in md)
+        quotes = []
+        if reviews is not None and customers is not None and "positive_prob" in reviews.columns:
+            ids = set(customers.loc[customers["segment_id"] == seg["id"], "customer_id"])
+            mine = reviews[reviews["customer_id"].isin(ids) & reviews["text"].notna()
+                           & reviews["text"].str.len().between(40, 400)].sort_values("review_id")
+            for label in ("positive", "negative"):
+                pick = mine[mine["label"] == label].head(1)
+                for text in pick["text"]:
+                    quotes.append({"label": label, "text": text})
+        out.append({
+            "id": seg["id"], "name": seg["name"], "slug": slug, "href": f"segments/{slug}.html",
+            "size": fmt.plural(seg["size"], "customer"), "share": fmt.percent(seg["share"]),
+            "spend_share": fmt.percent(spend["share_of_total"]),
+            "median_spend": fmt.currency(spend["median_monetary"]),
+            "median_aov": fmt.currency(spend["median_avg_order_value"]),
+            "sentiment": fmt.number(senti.get("mean_positive_prob"), 2),
+            "sentiment_words": _sentiment_words(senti.get("z")),
+            "reviewers": fmt.percent(senti.get("share_with_reviews")),
+            "confidence": stab.get("confidence", "low"),
+            "stability": (f"bootstrap Jaccard {stab.get('jaccard_mean', 0):.2f} "
+                          f"(lowest {stab.get('jaccard_min', 0):.2f})") if "jaccard_mean" in stab else "not measured",
+            "description": seg["description"],
+            "one_liner": (f"{seg['name']}: {fmt.plural(seg['size'], 'customer')} ({fmt.percent(seg['share'])}), "
+                          f"{fmt.percent(spend['share_of_total'])} of spend, median spend "
+                          f"{fmt.currency(spend['median_monetary'])}, sentiment {_sentiment_words(senti.get('z'))}"),
+            "profile": Table("Profile against all customers", ("Feature", "Segment median", "All customers",
+                                                               "Difference (z)"), tuple(rows),
+                             (False, True, True, True)),
+            "categories": Table("Category mix", ("Category", "Share of spend", "All customers", "Lift"),
+                                cats, (False, True, True, True)),
+            "states": Table("Largest states", ("State", "Customers", "Share", "Lift"), states,
+                            (False, True, True, True)),
+            "value_drivers": Table("What drives spend inside this persona (mean SHAP, $ per customer)",
+                                   ("Feature", "Mean effect on predicted spend"), value_rows, (False, True)),
+            "membership_drivers": Table("What sets this persona apart (top features of a one-vs-rest model)",
+                                        ("Feature", "Direction", "This persona (median)", "Everyone else"),
+                                        member_rows, (False, False, True, True)),
+            "quotes": quotes,
+        })
+    return out
+
+
+def personas_table(personas: list[dict[str, Any]]) -> Table:
+    """One row per persona for overview tables (site and PDF)."""
+    return Table("Personas", ("Persona", "Customers", "Share", "Share of spend", "Median spend",
+                              "Sentiment", "Confidence"),
+                 tuple(Row((p["name"], p["size"].split()[0], p["share"], p["spend_share"], p["median_spend"],
+                            p["sentiment"], p["confidence"])) for p in personas),
+                 (False, True, True, True, True, True, False))
+
+
+# --------------------------------------------------------------------------- drivers
+
+def drivers_view(drivers: dict[str, Any] | None) -> dict[str, Any]:
+    """Narratives, model quality, importance table and leakage notes of the value model."""
+    if not drivers:
+        return {"available": False, "narratives": [], "notes": []}
+    model = drivers.get("model") or {}
+    rows = tuple(Row((str(g["rank"]), g["label"], fmt.percent(g.get("share"), 1),
+                      fmt.currency(g.get("effect")) if g.get("effect") is not None else fmt.MISSING,
+                      "within noise" if g.get("within_noise") else (g.get("direction") or "")))
+                 for g in drivers.get("global_importance", [])[:10])
+    return {
+        "available": drivers.get("status") == "ok",
+        "status": drivers.get("status"),
+        "narratives": [n["text"] for n in drivers.get("narratives", [])],
+        "r2": fmt.number(model.get("r2_test"), 2),
+        "mae": fmt.currency(model.get("mae_test")),
+        "n_train": fmt.number(model.get("n_train")),
+        "n_test": fmt.number(model.get("n_test")),
+        "importance": Table("Drivers of spend (global)", ("Rank", "Feature", "Share of importance",
+                                                          "High vs low effect", "Direction"),
+                            rows, (True, False, True, True, False)),
+        "notes": [n if isinstance(n, str) else n.get("text", "") for n in drivers.get("notes", [])],
+    }
+
+
+# --------------------------------------------------------------------------- geography
+
+def geography_view(states: dict[str, Any] | None) -> dict[str, Any]:
+    """State table with intervals, spatial statistics and the narrative."""
+    if not states:
+        return {"available": False, "narrative": []}
+    rows = []
+    for st in sorted(states["states"], key=lambda s: (s["rank"] is None, s["rank"] or 0, s["name"])):
+        if not st["customers"]:
+            continue
+        interval = (f"{st['ci_low']:.2f}–{st['ci_high']:.2f}" if st.get("ci_low") is not None else fmt.MISSING)
+        rows.append(Row((st["name"], fmt.number(st["customers"]), fmt.number(st["reviewers"]),
+                         fmt.number(st.get("mean_positive_prob"), 2), interval,
+                         fmt.number(st.get("shrunk_positive_prob"), 2),
+                         "insufficient data" if st["insufficient_data"] else (st.get("lisa_class") or ""),
+                         str(st["rank"]) if st["rank"] is not None else "–")))
+    spatial = states.get("spatial", {})
+    return {
+        "available": True,
+        "narrative": states.get("narrative", []),
+        "table": Table("Sentiment by state (customers with reviews)",
+                       ("State", "Customers", "Reviewers", "Mean", "95% interval", "Shrunk estimate",
+                        "Spatial cluster", "Rank"), tuple(rows),
+                       (False, True, True, True, True, True, False, True)),
+        "moran_i": fmt.number(spatial.get("moran_i"), 2),
+        "moran_p": fmt.pvalue(spatial.get("moran_p")),
+        "method": spatial.get("multiple_testing", ""),
+    }
