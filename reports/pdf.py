@@ -11,7 +11,8 @@ from markupsafe import Markup
 
 from pipeline.runfolder import RunResults, atomic_write_bytes
 from reports.env import render
-from reports.views import data_quality_view, site_view
+from reports.views import (data_quality_view, drivers_view, geography_view, persona_views,
+                           personas_table, site_view)
 
 # WeasyPrint and fontTools log every font subsetting step at INFO/WARNING.
 for _name in ("weasyprint", "fontTools"):
@@ -36,13 +37,33 @@ def html_to_pdf(html: str, base_url: Path, out_path: Path) -> Path:
     return Path(out_path)
 
 
-def executive_sections(results: RunResults) -> list[dict[str, Any]]:
+def executive_sections(results: RunResults, figures: dict[str, Path]) -> list[dict[str, Any]]:
     """The executive PDF's sections for the results present in the run."""
-    return [pdf_section("Data quality", "pdf/_data_quality.html", dq=data_quality_view(results.data_quality))]
+    sections = []
+    segments, drivers, states = (results.extra.get(k) for k in ("segments", "drivers", "states"))
+    personas = persona_views(segments, drivers) if segments else []
+    if personas:
+        sections.append(pdf_section("The personas", "pdf/_personas.html", personas=personas))
+    if drivers:
+        sections.append(pdf_section("What drives customer value", "pdf/_drivers.html",
+                                    dv=drivers_view(drivers),
+                                    figure=_uri(figures.get("drivers_importance"))))
+    if states:
+        sections.append(pdf_section("Sentiment by state", "pdf/_geography.html", page_break=True,
+                                    geo=geography_view(states), map=_uri(figures.get("states_map"))))
+    if personas:
+        sections.append(pdf_section("Persona table", "pdf/_table.html", table=personas_table(personas)))
+    sections.append(pdf_section("Data quality", "pdf/_data_quality.html",
+                                dq=data_quality_view(results.data_quality)))
+    return sections
 
 
-def render_executive_pdf(results: RunResults, out_path: Path) -> Path:
+def _uri(path: Path | None) -> str:
+    return path.resolve().as_uri() if path is not None and path.exists() else ""
+
+
+def render_executive_pdf(results: RunResults, out_path: Path, figures: dict[str, Path] | None = None) -> Path:
     """Write ``pdf/executive-summary.pdf`` for a run."""
     html = render("pdf/executive.html", site=site_view(results), css=_css(),
-                  sections=executive_sections(results))
+                  sections=executive_sections(results, figures or {}))
     return html_to_pdf(html, results.folder.root, out_path)

@@ -47,6 +47,6 @@ def render_run(run: Path | RunResults, formats: tuple[str, ...] = FORMATS) -> li
     if "pdf" in formats:
         from reports.pdf import render_executive_pdf
 
-        written.append(render_executive_pdf(results, root / "pdf" / "executive-summary.pdf"))
+        written.append(render_executive_pdf(results, root / "pdf" / "executive-summary.pdf", figures))
         logger.debug("executive PDF: %s", written[-1])
     return written
