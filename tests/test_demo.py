@@ -33,8 +33,6 @@ def _texts(path: Path) -> list[str]:
         frame = pd.read_parquet(path)
         return [str(v) for col in frame.columns for v in frame[col].dropna().astype(str).unique()]
     if path.suffix == ".pdf":
-        if shutil.which("pdftotext") is None:
-            pytest.skip("pdftotext (poppler-utils) is needed to scan PDFs")
         out = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True)
         return [out.stdout]
     return [path.read_bytes().decode("utf-8", errors="replace")]
@@ -147,6 +145,9 @@ def test_no_personal_data_in_demo_run_folder(demo):
     files = [p for p in run_dir.rglob("*") if p.is_file() and p.suffix not in (".js", ".png", ".joblib",
                                                                                  ".pkl", ".npy")]
     assert any(p.name == "reviews.parquet" for p in files)
+    pdfs_unscanned = shutil.which("pdftotext") is None
+    if pdfs_unscanned:
+        files = [p for p in files if p.suffix != ".pdf"]
     leaks: dict[str, set[str]] = {}
     for path in files:
         for text in _texts(path):
@@ -158,3 +159,6 @@ def test_no_personal_data_in_demo_run_folder(demo):
     reviews = pd.read_parquet(run_dir / "results" / "reviews.parquet")
     assert reviews["text"].str.contains(r"\[email\]|\[phone\]", regex=True).any()
     assert not reviews["text"].str.contains(r"[\w.+-]+@[\w-]+\.\w+", regex=True).any()
+    if pdfs_unscanned:
+        pytest.skip("everything but the PDFs scanned clean; pdftotext (Debian poppler-utils) is "
+                    "needed to scan the PDFs (.ci/run installs it)")
