@@ -16,7 +16,7 @@ import click
 
 from pipeline import __version__
 from pipeline.errors import EXIT_INTERNAL, SegmentReportError
-from pipeline.log import logger, setup_logging
+from pipeline.log import setup_logging
 from pipeline.publish import Terminated
 
 

@@ -16,7 +16,6 @@ with a reason; a valid row is never dropped. Validation of the parsed tables use
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from pipeline.config import (CustomerColumns, InputConfig, PrivacyConfig, RetailColumns,
-                             ReviewColumns, TransactionColumns)
+from pipeline.config import InputConfig, PrivacyConfig
 from pipeline.errors import InputDataError
 from pipeline.privacy import PII_FIELDS, hash_ids, resolve_salt, scrub_texts
 from pipeline.readers import RawTable, read_raw_table
@@ -513,22 +511,49 @@ def _pii_sources(present: dict[str, str], extra: tuple[str, ...], frame: pd.Data
     return {present[f] for f in PII_FIELDS if f in present} | {c for c in extra if c in frame.columns}
 
 
-def _ingest_retail(cfg: InputConfig) -> tuple[dict[str, pd.DataFrame], list[_Rejects], dict, list[Path]]:
-    raw = _read(cfg.path, "retail table", cfg)
-    mapping: RetailColumns = cfg.columns
-    required = ("customer_id", "date")
-    canon, present, absent = _map_columns(raw, mapping, required, "input")
-    if not {"total"} <= set(present) and not {"amount", "quantity"} <= set(present):
-        raise InputDataError("no usable amount column", file=str(raw.path),
-                             expected=f"'{mapping.total}' (order total) or both '{mapping.amount}' "
-                                      f"and '{mapping.quantity}'",
-                             fix="map input.columns.total to the column holding the order amount")
+@dataclass
+class _Table:
+    """One input file, opened: raw text, canonical columns (deduplicated), stats and rejects."""
+
+    raw: RawTable
+    canon: pd.DataFrame
+    present: dict[str, str]
+    stats: dict[str, Any]
+    rejects: _Rejects
+
+
+def _open_table(path: Path | None, what: str, cfg: InputConfig, mapping: Any,
+                required: tuple[str, ...], config_key: str, id_field: str | None) -> _Table:
+    """Read one file, map its columns, drop exact duplicates and start its reject list."""
+    raw = _read(path, what, cfg)
+    canon, present, absent = _map_columns(raw, mapping, required, config_key)
     stats: dict[str, Any] = {"file": raw.path.name, "rows_read": len(raw.frame) + len(raw.malformed_lines),
                              "malformed_lines": len(raw.malformed_lines), "columns_absent": absent}
-    unique, stats["duplicates_dropped"] = _dedupe(raw, present.get("transaction_id"))
+    unique, stats["duplicates_dropped"] = _dedupe(raw, present.get(id_field) if id_field else None)
     if stats["duplicates_dropped"]:
         canon = canon.loc[unique.index]
     rejects = _Rejects(raw, present, _pii_sources(present, cfg.extra_pii_columns, raw.frame))
+    return _Table(raw, canon, present, stats, rejects)
+
+
+def _require_amount(table: _Table, fix: str) -> None:
+    if "total" not in table.present and not {"amount", "quantity"} <= set(table.present):
+        raise InputDataError("no usable amount column", file=str(table.raw.path),
+                             expected="an order total column, or unit amount and quantity columns",
+                             fix=fix)
+
+
+def _finish_stats(table: _Table, kept: int) -> dict[str, Any]:
+    table.stats["rows_quarantined"] = len(table.rejects.rows) + len(table.raw.malformed_lines)
+    table.stats["rows_kept"] = kept
+    return table.stats
+
+
+def _ingest_retail(cfg: InputConfig) -> tuple[dict[str, pd.DataFrame], list[_Rejects], dict, list[Path]]:
+    table = _open_table(cfg.path, "retail table", cfg, cfg.columns, ("customer_id", "date"), "input",
+                        "transaction_id")
+    _require_amount(table, "map input.columns.total to the column holding the order amount")
+    raw, canon, stats, rejects = table.raw, table.canon, table.stats, table.rejects
     tx = _parse_transactions(canon, cfg, rejects, stats)
     attrs = _parse_customer_attributes(canon, cfg, stats)
     kept_idx = tx.index.difference(rejects.index)
@@ -546,9 +571,7 @@ def _ingest_retail(cfg: InputConfig) -> tuple[dict[str, pd.DataFrame], list[_Rej
         "customers": _customers_from_rows(rows),
         "reviews": reviews,
     }
-    stats["rows_quarantined"] = len(rejects.rows) + len(raw.malformed_lines)
-    stats["rows_kept"] = len(kept_idx)
-    return tables, [rejects], {"retail_table": stats}, [raw.path]
+    return tables, [rejects], {"retail_table": _finish_stats(table, len(kept_idx))}, [raw.path]
 
 
 def _ingest_tables(cfg: InputConfig) -> tuple[dict[str, pd.DataFrame], list[_Rejects], dict, list[Path]]:
@@ -557,15 +580,9 @@ def _ingest_tables(cfg: InputConfig) -> tuple[dict[str, pd.DataFrame], list[_Rej
     paths: list[Path] = []
 
     # customers
-    raw_c = _read(cfg.customers.path, "customers", cfg)
-    canon_c, present_c, absent_c = _map_columns(raw_c, cfg.table_columns("customers"),
-                                                ("customer_id",), "input.customers")
-    stats_c: dict[str, Any] = {"file": raw_c.path.name, "malformed_lines": len(raw_c.malformed_lines),
-                               "rows_read": len(raw_c.frame) + len(raw_c.malformed_lines),
-                               "columns_absent": absent_c}
-    unique_c, stats_c["duplicates_dropped"] = _dedupe(raw_c)
-    canon_c = canon_c.loc[unique_c.index]
-    rej_c = _Rejects(raw_c, present_c, _pii_sources(present_c, cfg.extra_pii_columns, raw_c.frame))
+    tc = _open_table(cfg.customers.path, "customers", cfg, cfg.table_columns("customers"),
+                     ("customer_id",), "input.customers", None)
+    raw_c, canon_c, stats_c, rej_c = tc.raw, tc.canon, tc.stats, tc.rejects
     ids = normalise_customer_id(canon_c["customer_id"])
     rej_c.add(ids.isna(), "customer_id_missing", "customer_id")
     rej_c.add(ids.notna() & ids.duplicated(keep="first"), "duplicate_customer_id", "customer_id", ids)
@@ -575,31 +592,19 @@ def _ingest_tables(cfg: InputConfig) -> tuple[dict[str, pd.DataFrame], list[_Rej
     customers = attrs.loc[kept_c]
     pii_c = canon_c.loc[kept_c, [c for c in PII_FIELDS if c in canon_c.columns]]
     pii_c.index = customers["customer_id"].to_numpy()
-    stats_c["rows_quarantined"] = len(rej_c.rows) + len(raw_c.malformed_lines)
-    stats_c["rows_kept"] = len(kept_c)
     all_rejects.append(rej_c)
-    files["customers"] = stats_c
+    files["customers"] = _finish_stats(tc, len(kept_c))
     paths.append(raw_c.path)
 
     # transactions
-    raw_t = _read(cfg.transactions.path, "transactions", cfg)
-    canon_t, present_t, absent_t = _map_columns(raw_t, cfg.table_columns("transactions"),
-                                                ("customer_id", "date"), "input.transactions")
-    if "total" not in present_t and not {"amount", "quantity"} <= set(present_t):
-        raise InputDataError("no usable amount column", file=str(raw_t.path),
-                             expected="a total column, or unit amount and quantity columns",
-                             fix="map input.transactions.columns.total to the order amount column")
-    stats_t: dict[str, Any] = {"file": raw_t.path.name, "malformed_lines": len(raw_t.malformed_lines),
-                               "rows_read": len(raw_t.frame) + len(raw_t.malformed_lines),
-                               "columns_absent": absent_t}
-    unique_t, stats_t["duplicates_dropped"] = _dedupe(raw_t, present_t.get("transaction_id"))
-    canon_t = canon_t.loc[unique_t.index]
-    rej_t = _Rejects(raw_t, present_t, _pii_sources(present_t, cfg.extra_pii_columns, raw_t.frame))
+    tt = _open_table(cfg.transactions.path, "transactions", cfg, cfg.table_columns("transactions"),
+                     ("customer_id", "date"), "input.transactions", "transaction_id")
+    _require_amount(tt, "map input.transactions.columns.total to the order amount column")
+    raw_t, canon_t, stats_t, rej_t = tt.raw, tt.canon, tt.stats, tt.rejects
     tx = _parse_transactions(canon_t, cfg, rej_t, stats_t)
     kept_t = tx.index.difference(rej_t.index)
     transactions = tx.loc[kept_t, [c for c in TRANSACTION_FIELDS if c in tx.columns]]
-    stats_t["rows_quarantined"] = len(rej_t.rows) + len(raw_t.malformed_lines)
-    stats_t["rows_kept"] = len(kept_t)
+    _finish_stats(tt, len(kept_t))
     stats_t["transactions_without_customer_record"] = int(
         (~transactions["customer_id"].isin(customers["customer_id"])).sum())
     all_rejects.append(rej_t)
@@ -616,15 +621,9 @@ def _ingest_tables(cfg: InputConfig) -> tuple[dict[str, pd.DataFrame], list[_Rej
     # reviews
     reviews = pd.DataFrame(columns=list(REVIEW_FIELDS))
     if cfg.reviews is not None:
-        raw_r = _read(cfg.reviews.path, "reviews", cfg)
-        canon_r, present_r, absent_r = _map_columns(raw_r, cfg.table_columns("reviews"),
-                                                    ("customer_id", "text"), "input.reviews")
-        stats_r: dict[str, Any] = {"file": raw_r.path.name, "malformed_lines": len(raw_r.malformed_lines),
-                                   "rows_read": len(raw_r.frame) + len(raw_r.malformed_lines),
-                                   "columns_absent": absent_r}
-        unique_r, stats_r["duplicates_dropped"] = _dedupe(raw_r, present_r.get("review_id"))
-        canon_r = canon_r.loc[unique_r.index]
-        rej_r = _Rejects(raw_r, present_r, _pii_sources(present_r, cfg.extra_pii_columns, raw_r.frame))
+        tr = _open_table(cfg.reviews.path, "reviews", cfg, cfg.table_columns("reviews"),
+                         ("customer_id", "text"), "input.reviews", "review_id")
+        raw_r, canon_r, stats_r, rej_r = tr.raw, tr.canon, tr.stats, tr.rejects
         rid = normalise_customer_id(canon_r["customer_id"])
         rej_r.add(rid.isna(), "customer_id_missing", "customer_id")
         kept_r = canon_r.index.difference(rej_r.index)
@@ -645,10 +644,8 @@ def _ingest_tables(cfg: InputConfig) -> tuple[dict[str, pd.DataFrame], list[_Rej
         reviews = pd.DataFrame({"review_id": review_ids, "customer_id": owner,
                                 "transaction_id": pd.Series(pd.NA, index=body.index, dtype=STR),
                                 "date": dates, "text": body["text"], "rating": body["rating"]})
-        stats_r["rows_quarantined"] = len(rej_r.rows) + len(raw_r.malformed_lines)
-        stats_r["rows_kept"] = len(kept_r)
         all_rejects.append(rej_r)
-        files["reviews"] = stats_r
+        files["reviews"] = _finish_stats(tr, len(kept_r))
         paths.append(raw_r.path)
     return {"transactions": transactions, "customers": customers, "reviews": reviews}, all_rejects, files, paths
 

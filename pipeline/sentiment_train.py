@@ -735,7 +735,7 @@ def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
         f"- Model id: `{card['model_id']}`; created {card['created']}",
         f"- Base model: {card['base_model']['name']} from the PyPI package "
         f"`{card['base_model']['package']}` ({card['base_model']['licence']}); not copied here.",
-        f"- Shipped part: LoRA adapter + pooler + classification head in fp16 safetensors.",
+        "- Shipped part: LoRA adapter + pooler + classification head in fp16 safetensors.",
         f"- Architecture: {card['architecture']}.",
         f"- Output: {card['positive_prob']}; {card['label_rule']}.",
         f"- Decision offset: {card.get('logit_offset', 0.0)} added to the positive-vs-negative logit "
@@ -744,7 +744,7 @@ def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
         f"- Training data: {card['training_data']}",
         f"- Rating mapping: {card['rating_mapping']}; rated reviews with text by class: "
         f"{card['rated_reviews_by_class']}",
-        f"- Licence of this adapter: MIT (project licence); training data CC0; base Apache-2.0.",
+        "- Licence of this adapter: MIT (project licence); training data CC0; base Apache-2.0.",
         "", "## Hyper-parameters", "",
         *[f"- {k}: {v}" for k, v in hp.items()],
         "", "## Training", "",

@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import RETAIL_HEADER, invoke, retail_row, write_retail
 
 

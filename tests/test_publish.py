@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from pipeline.publish import RunLock
-from tests.conftest import invoke, retail_row, write_retail
+from tests.conftest import invoke
 
 
 def _run(runner, data, out, *extra):
