@@ -670,16 +670,6 @@ def load_geography(results_dir: Path) -> dict[str, Any]:
     Raises:
         InputDataError: the file is missing or not valid JSON.
     """
-    import json
+    from pipeline.runfolder import read_result_json
 
-    path = Path(results_dir) / "states.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputDataError("states.json not found", file=str(path),
-                             expected="the geography stage output of a run",
-                             fix="run 'segment-report run' for this period first") from None
-    except json.JSONDecodeError as exc:
-        raise InputDataError(f"states.json is not valid JSON: {exc}", file=str(path),
-                             expected="the geography stage output of a run",
-                             fix="re-run the pipeline for this period") from None
+    return read_result_json(Path(results_dir) / "states.json")

@@ -85,6 +85,27 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def read_result_json(path: Path) -> Any:
+    """Read one ``results/*.json`` file back, with a clear error when it is missing or broken.
+
+    Raises:
+        InputDataError: the file is missing or not valid JSON.
+    """
+    from pipeline.errors import InputDataError
+
+    path = Path(path)
+    try:
+        return read_json(path)
+    except FileNotFoundError:
+        raise InputDataError(f"{path.name} not found", file=str(path),
+                             expected="a results folder written by 'segment-report run'",
+                             fix="run the pipeline for this period first, or point --run at a run folder") from None
+    except json.JSONDecodeError as exc:
+        raise InputDataError(f"{path.name} is not valid JSON ({exc})", file=str(path),
+                             expected="a results folder written by 'segment-report run'",
+                             fix="re-run the pipeline for this period") from None
+
+
 def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
     """Write a DataFrame as Parquet atomically (no index)."""
     path = Path(path)

@@ -1217,14 +1217,6 @@ def load_segments_json(path: Path) -> dict[str, Any]:
     Raises:
         InputDataError: the file is missing or not valid JSON.
     """
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputDataError("segments.json not found", file=str(path),
-                             expected="results/segments.json from a finished run",
-                             fix="run the pipeline first") from None
-    except json.JSONDecodeError as exc:
-        raise InputDataError(f"segments.json is not valid JSON ({exc})", file=str(path),
-                             expected="results/segments.json from a finished run",
-                             fix="re-run the pipeline") from None
+    from pipeline.runfolder import read_result_json
+
+    return read_result_json(path)
