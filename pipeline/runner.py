@@ -154,13 +154,18 @@ class RunResult:
     customers: int
     seconds: float
     quality: dict[str, Any]
+    segments: int = 0
 
     def summary(self) -> str:
-        """One line for the terminal."""
+        """What a person needs after a run: counts, and where to look."""
         t = self.quality["totals"]
-        return (f"run succeeded in {self.seconds:.1f} s: {self.customers:,} customers; "
-                f"{t['rows_kept']:,} of {t['rows_read']:,} rows kept, "
-                f"{t['rows_quarantined']:,} quarantined -> {self.run_dir}")
+        lines = [f"run succeeded in {self.seconds:.1f} s: {self.customers:,} customers in "
+                 f"{self.segments} personas; {t['rows_kept']:,} of {t['rows_read']:,} rows kept, "
+                 f"{t['rows_quarantined']:,} quarantined -> {self.run_dir}"]
+        for label, rel in (("analyst site", "site/index.html"), ("executive PDF", "pdf/executive-summary.pdf")):
+            if (self.run_dir / rel).exists():
+                lines.append(f"  {label}: {self.run_dir / rel}")
+        return "\n".join(lines)
 
 
 @dataclass
@@ -300,7 +305,8 @@ def run_pipeline(cfg: Config) -> RunResult:
             remove_if_empty(ctx.folder.root.parent)
             _record_failure(final, stage_name, exc, kept_log)
             raise
-    return RunResult(final.root, len(ctx.customers), wall, ctx.ingested.quality)
+    n_segments = int(ctx.customers["segment_id"].nunique()) if "segment_id" in ctx.customers else 0
+    return RunResult(final.root, len(ctx.customers), wall, ctx.ingested.quality, n_segments)
 
 
 def run_demo(out_dir: Path, n_transactions: int = 20_000, seed: int = 42) -> RunResult:
