@@ -201,6 +201,10 @@ def _sentiment_words(z: float | None) -> str:
     return "about average"
 
 
+def _lift(value: float | None) -> str:
+    return f"{value:.1f}×" if value is not None else fmt.MISSING
+
+
 def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
                   reviews: Any = None, customers: Any = None) -> list[dict[str, Any]]:
     """Display values for every persona: card facts, profile table, drivers, quotes."""
@@ -220,8 +224,8 @@ def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
                              fmt.number(vals["population_median"], digits),
                              f"{vals['z']:+.2f}" if vals.get("z") is not None else fmt.MISSING)))
         cats = tuple(Row((c["category"].title(), fmt.percent(c["mean_share"]), fmt.percent(c["population_share"]),
-                          f"{c['lift']:.1f}×")) for c in prof.get("top_categories", [])[:5])
-        states = tuple(Row((s["name"], fmt.number(s["count"]), fmt.percent(s["share"]), f"{s['lift']:.1f}×"))
+                          _lift(c.get("lift")))) for c in prof.get("top_categories", [])[:5])
+        states = tuple(Row((s["name"], fmt.number(s["count"]), fmt.percent(s["share"]), _lift(s.get("lift"))))
                        for s in prof.get("top_states", [])[:5])
         vd = value_drivers.get(seg["id"], {}).get("drivers", [])[:5]
         value_rows = tuple(Row((d["label"], fmt.currency(d["mean_shap"]))) for d in vd)
@@ -248,8 +252,9 @@ def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
             "sentiment_words": _sentiment_words(senti.get("z")),
             "reviewers": fmt.percent(senti.get("share_with_reviews")),
             "confidence": stab.get("confidence", "low"),
-            "stability": (f"bootstrap Jaccard {stab.get('jaccard_mean', 0):.2f} "
-                          f"(lowest {stab.get('jaccard_min', 0):.2f})") if "jaccard_mean" in stab else "not measured",
+            "stability": (f"bootstrap Jaccard {fmt.number(stab['jaccard_mean'], 2)} "
+                          f"(lowest {fmt.number(stab.get('jaccard_min'), 2)})")
+            if stab.get("jaccard_mean") is not None else "not measured (too few customers)",
             "description": seg["description"],
             "one_liner": (f"{seg['name']}: {fmt.plural(seg['size'], 'customer')} ({fmt.percent(seg['share'])}), "
                           f"{fmt.percent(spend['share_of_total'])} of spend, median spend "
