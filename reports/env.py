@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib.resources import files
+from pathlib import Path
 
 import jinja2
 
@@ -22,12 +23,25 @@ def yaml_str(value: object) -> str:
     return " ".join(str(value).replace("\\", "\\\\").split())
 
 
+def templates_dir() -> Path:
+    """The templates folder: package ``reports.templates`` when installed, else the checkout's
+    top-level ``templates/`` (a source tree imported directly has no ``reports/templates``)."""
+    try:
+        return Path(str(files("reports.templates")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "templates"
+
+
+def template_file(relative: str) -> Path:
+    """A file under the templates folder (CSS, the base _quarto.yml)."""
+    return templates_dir() / relative
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The shared environment; templates live in ``templates/`` (package ``reports.templates``)."""
-    root = files("reports.templates")
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(root)),
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
         # Every output (HTML, QMD, e-mail) is escaped: review text is untrusted input.
         autoescape=True,
         undefined=jinja2.StrictUndefined,

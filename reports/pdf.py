@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
 
 from pipeline.runfolder import RunResults, atomic_write_bytes
-from reports.env import render
+from reports.env import render, template_file
 from reports.views import (data_quality_view, drivers_view, geography_view, persona_views,
                            personas_table, site_view)
 
@@ -20,7 +19,7 @@ for _name in ("weasyprint", "fontTools"):
 
 
 def _css() -> Markup:
-    return Markup(files("reports.templates").joinpath("pdf/pdf.css").read_text(encoding="utf-8"))
+    return Markup(template_file("pdf/pdf.css").read_text(encoding="utf-8"))
 
 
 def pdf_section(title: str, template: str, page_break: bool = False, **context: Any) -> dict[str, Any]:

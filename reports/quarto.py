@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from markupsafe import Markup
 
 from pipeline.log import logger
 from pipeline.runfolder import RunResults, atomic_write_bytes
-from reports.env import render
+from reports.env import render, template_file
 from reports.views import data_quality_view, methodology_view, site_view
 
 
@@ -40,7 +39,7 @@ def build_pages(results: RunResults) -> list[tuple[str, str, str, dict[str, Any]
 
 def base_config() -> dict[str, Any]:
     """The repository's _quarto.yml (installed with the package)."""
-    text = files("reports.templates").joinpath("qmd/_quarto.yml").read_text(encoding="utf-8")
+    text = template_file("qmd/_quarto.yml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from markupsafe import Markup
 
 from pipeline.runfolder import RunResults, atomic_write_bytes
-from reports.env import render
+from reports.env import render, template_file
 from reports import formatting as fmt
 from reports.views import (data_quality_view, drivers_view, geography_view, methodology_view,
                            persona_views, personas_table, site_view)
@@ -149,7 +149,7 @@ def render_site(results: RunResults, out_dir: Path, figures: dict[str, Path] | N
         path = tmp / page.href
         atomic_write_bytes(path, html.encode("utf-8"))
         written.append(out_dir / page.href)
-    css = files("reports.templates").joinpath("assets/site.css").read_bytes()
+    css = template_file("assets/site.css").read_bytes()
     (tmp / "assets" / "site.css").write_bytes(css)
     if any(p.href == "geography.html" for p in pages):
         # plotly.js once, as a local file: the site must work from disk with no network.
