@@ -114,6 +114,14 @@ def feature_label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
+def quantity_phrase(label: str) -> str:
+    """A feature label as it reads mid-sentence: ``Share of spend: electronics`` ->
+    ``a share of spend on electronics``, ``Days since last order`` -> ``days since last order``."""
+    if label.startswith("Share of spend: "):
+        return "a share of spend on " + label.removeprefix("Share of spend: ")
+    return label[:1].lower() + label[1:] if label[:2] != label[:2].upper() else label
+
+
 # --------------------------------------------------------------------------- helpers
 
 def _json_number(value: Any) -> Any:
@@ -984,7 +992,8 @@ def _narrate(report: dict[str, Any], cfg: DriversConfig) -> None:
         g = rows[i]
         r = g["rounded"]
         p = f"/global_importance/{i}"
-        labs = [g["label"], g["feature"]]
+        quantity = quantity_phrase(g["label"])
+        labs = [g["label"], g["feature"], quantity]
         nums: dict[str, Any] = {"rank": g["rank"]}
         src: dict[str, str] = {"rank": f"{p}/rank"}
         if g["rank"] == 1:
@@ -998,7 +1007,7 @@ def _narrate(report: dict[str, Any], cfg: DriversConfig) -> None:
         if g["binary"]:
             groups = ("customers in this group", "the others")
         else:
-            groups = (f"customers with {g['feature']} {_OP_WORDS[g['high_op']]} "
+            groups = (f"customers with {quantity} {_OP_WORDS[g['high_op']]} "
                       f"{format_number(r['high_threshold'])}",
                       f"those {_OP_WORDS[g['low_op']]} {format_number(r['low_threshold'])}")
             nums.update(high=r["high_threshold"], low=r["low_threshold"])
@@ -1053,7 +1062,7 @@ def _narrate(report: dict[str, Any], cfg: DriversConfig) -> None:
                 side = "above" if g["shape"] == "mostly_above" else "below"
                 change = "rise" if g["direction"] == "increasing" else "fall"
                 text = text + (f" Most of the {change} in predicted {what} happens at "
-                               f"{g['feature']} {side} {format_number(r['shape_threshold'])}.")
+                               f"{quantity} {side} {format_number(r['shape_threshold'])}.")
                 nums["shape_threshold"] = r["shape_threshold"]
                 src["shape_threshold"] = f"{p}/rounded/shape_threshold"
         _sentence(report, f"driver_{g['feature']}", text, nums, src, labs)
