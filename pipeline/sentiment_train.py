@@ -497,6 +497,21 @@ def _length_batches(pairs: list[tuple[int, int]], lengths: list[int], batch_size
 
 # --------------------------------------------------------------------------- training
 
+def _add_examples(frame: pd.DataFrame, indices: Any, use_titles: bool,
+                  texts: list[str], labels: list[str]) -> None:
+    """Append each head-class review (and its title, as a second example) to texts/labels."""
+    for i in indices:
+        lab = frame.at[i, "label"]
+        if lab not in HEAD_LABELS:
+            continue
+        texts.append(str(frame.at[i, "text"]))
+        labels.append(lab)
+        title = frame.at[i, "title"]
+        if use_titles and isinstance(title, str) and title:
+            texts.append(title)
+            labels.append(lab)
+
+
 def train_sentiment_model(df: pd.DataFrame, text_col: str, rating_col: str, out_dir: Path,
                           title_col: str | None = None, cfg: TrainConfig = TrainConfig(),
                           init_adapter: Path | None = None,
@@ -538,16 +553,7 @@ def train_sentiment_model(df: pd.DataFrame, text_col: str, rating_col: str, out_
     # training examples: review texts (+ titles) of the training rows, head classes only
     ex_text: list[str] = []
     ex_label: list[str] = []
-    for i in train_idx:
-        lab = frame.at[i, "label"]
-        if lab not in HEAD_LABELS:
-            continue
-        ex_text.append(str(frame.at[i, "text"]))
-        ex_label.append(lab)
-        title = frame.at[i, "title"]
-        if cfg.use_titles and isinstance(title, str) and title:
-            ex_text.append(title)
-            ex_label.append(lab)
+    _add_examples(frame, train_idx, cfg.use_titles, ex_text, ex_label)
     enc = tokenizer(ex_text, truncation=True, max_length=cfg.max_length, padding=False)["input_ids"]
     lengths = [len(x) for x in enc]
     pool = {lab: [i for i, l in enumerate(ex_label) if l == lab] for lab in HEAD_LABELS}
@@ -559,13 +565,7 @@ def train_sentiment_model(df: pd.DataFrame, text_col: str, rating_col: str, out_
     for lab in HEAD_LABELS:
         ids = [i for i in val_idx if frame.at[i, "label"] == lab]
         ids = rng_val.permutation(ids)[:cfg.val_max_per_class]
-        for i in ids:
-            val_texts.append(str(frame.at[i, "text"]))
-            val_true.append(lab)
-            title = frame.at[i, "title"]
-            if cfg.use_titles and isinstance(title, str) and title:
-                val_texts.append(title)
-                val_true.append(lab)
+        _add_examples(frame, ids, cfg.use_titles, val_texts, val_true)
 
     rng = np.random.default_rng(cfg.seed)
     per_epoch = 2 * min(min(len(v) for v in pool.values()), cfg.max_per_class or 10**12)
