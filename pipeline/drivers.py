@@ -1145,16 +1145,12 @@ def save_drivers(result: DriversResult, results_dir: Path) -> list[Path]:
     Returns:
         The paths written (the Parquet file only when a model was fitted).
     """
+    from pipeline.runfolder import write_json, write_parquet
+
     results_dir = Path(results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    report_path = results_dir / "drivers.json"
-    report_path.write_text(json.dumps(result.report, indent=2, allow_nan=False) + "\n",
-                           encoding="utf-8")
-    paths = [report_path]
+    paths = [write_json(results_dir / "drivers.json", result.report)]
     if not result.shap.empty:
-        shap_path = results_dir / "shap_values.parquet"
-        result.shap.to_parquet(shap_path, index=False)
-        paths.append(shap_path)
+        paths.append(write_parquet(results_dir / "shap_values.parquet", result.shap))
     return paths
 
 

@@ -656,12 +656,9 @@ def save_geography(result: GeographyResult, results_dir: Path) -> Path:
     Returns:
         The path written.
     """
-    import json
+    from pipeline.runfolder import write_json
 
-    path = Path(results_dir) / "states.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.report, indent=2, allow_nan=False), encoding="utf-8")
-    return path
+    return write_json(Path(results_dir) / "states.json", result.report)
 
 
 def load_geography(results_dir: Path) -> dict[str, Any]:

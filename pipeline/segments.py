@@ -1205,10 +1205,9 @@ def _finish(customers: pd.DataFrame, assignments: pd.DataFrame, model: SegmentMo
 
 def save_segments_json(result: SegmentResult, path: Path) -> Path:
     """Write ``result.to_json()`` to ``path`` (normally ``results/segments.json``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
-    return path
+    from pipeline.runfolder import write_json
+
+    return write_json(Path(path), result.to_json())
 
 
 def load_segments_json(path: Path) -> dict[str, Any]:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import math
 import os
 import re
 import sqlite3
@@ -755,18 +754,14 @@ def save_sentiment_result(result: SentimentResult, results_dir: Path) -> dict[st
     Returns:
         ``{name: path}`` of the written files.
     """
+    from pipeline.runfolder import write_json, write_parquet
+
     results_dir = Path(results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"reviews": results_dir / "reviews.parquet",
-             "customer_sentiment": results_dir / "customer_sentiment.parquet",
-             "sentiment": results_dir / "sentiment.json"}
-    result.reviews.to_parquet(paths["reviews"], index=False)
-    result.customers.to_parquet(paths["customer_sentiment"], index=False)
-    payload = dict(result.report)
-    payload["text_quality"] = result.text_quality
-    paths["sentiment"].write_text(json.dumps(payload, indent=2, default=_json_default) + "\n",
-                                  encoding="utf-8")
-    return paths
+    return {"reviews": write_parquet(results_dir / "reviews.parquet", result.reviews),
+            "customer_sentiment": write_parquet(results_dir / "customer_sentiment.parquet",
+                                                result.customers),
+            "sentiment": write_json(results_dir / "sentiment.json",
+                                    {**result.report, "text_quality": result.text_quality})}
 
 
 def load_sentiment_result(results_dir: Path) -> SentimentResult:
@@ -777,16 +772,6 @@ def load_sentiment_result(results_dir: Path) -> SentimentResult:
     return SentimentResult(reviews=pd.read_parquet(results_dir / "reviews.parquet"),
                            customers=pd.read_parquet(results_dir / "customer_sentiment.parquet"),
                            report=payload, text_quality=quality)
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return None if math.isnan(obj) else float(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    return str(obj)
 
 
 def read_table(path: Path) -> pd.DataFrame:
