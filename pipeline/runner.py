@@ -67,7 +67,6 @@ def _stage_features(ctx: RunContext) -> None:
                                           & (reviews["date"] < ctx.window.end + pd.Timedelta(days=1)))
     ctx.reviews = reviews[in_window & reviews["customer_id"].isin(ctx.customers["customer_id"])]
     ctx.reviews = ctx.reviews.reset_index(drop=True)
-    write_parquet(ctx.folder.result("customers.parquet"), ctx.customers)
     logger.info("features: %s customers with an order in %s", f"{len(ctx.customers):,}",
                 ctx.window.label)
 
@@ -82,10 +81,7 @@ def _stage_sentiment(ctx: RunContext) -> None:
     per_customer = result.customers.drop(columns=["scored_reviews"], errors="ignore")
     ctx.customers = ctx.customers.merge(per_customer, on="customer_id", how="left")
     save_sentiment_result(result, ctx.folder.results)
-    quality = ctx.ingested.quality
-    quality["review_text"] = result.text_quality
-    write_json(ctx.folder.result("data_quality.json"), quality)
-    write_parquet(ctx.folder.result("customers.parquet"), ctx.customers)
+    ctx.ingested.quality["review_text"] = result.text_quality
 
 
 def _previous_segment_model(ctx: RunContext) -> tuple[Any, bool]:
@@ -114,7 +110,6 @@ def _stage_segments(ctx: RunContext) -> None:
     save_segments_json(result, ctx.folder.result("segments.json"))
     write_csv(ctx.folder.root / "data" / "segments.csv",
               result.assignments[["customer_id", "segment_id", "segment_name", "membership_strength"]])
-    write_parquet(ctx.folder.result("customers.parquet"), ctx.customers)
     logger.info("segments: %d personas", result.summary.get("n_segments", len(result.segments)))
 
 
@@ -134,7 +129,7 @@ def _stage_geography(ctx: RunContext) -> None:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("features", _stage_features, ("results/customers.parquet",)),
+    Stage("features", _stage_features, ()),
     Stage("sentiment", _stage_sentiment, ("results/reviews.parquet", "results/sentiment.json",
                                           "results/customer_sentiment.parquet")),
     Stage("segments", _stage_segments, ("results/segments.json", "model/segments/",
@@ -224,7 +219,9 @@ def _manifest(ctx: RunContext, started: dt.datetime, wall: float) -> dict[str, A
                        "reviews": int(len(ctx.ingested.reviews))},
         "stage_seconds": ctx.timings,
         "versions": library_versions(),
-        "stages": [{"name": s.name, "writes": list(s.writes)} for s in STAGES],
+        "stages": [{"name": "ingest", "writes": ["quarantine.csv", "results/data_quality.json"]},
+                   *({"name": s.name, "writes": list(s.writes)} for s in STAGES),
+                   {"name": "all stages", "writes": ["results/customers.parquet"]}],
     }
 
 
@@ -278,12 +275,15 @@ def run_pipeline(cfg: Config) -> RunResult:
             final.root.mkdir(parents=True, exist_ok=True)
             final.write_status("running", stage=stage_name, extra={"pid": os.getpid()})
             write_csv(ctx.folder.quarantine, ctx.ingested.quarantine)
-            write_json(ctx.folder.result("data_quality.json"), ctx.ingested.quality)
             logger.info("ingest: %s", ctx.ingested.summary())
             for stage in STAGES:
                 stage_name = stage.name
                 final.write_status("running", stage=stage_name, extra={"pid": os.getpid()})
                 _timed(ctx, stage.name, lambda: stage.run(ctx))
+            # Written once, after every stage added its columns and counts (a failed run's
+            # staging folder is discarded, so intermediate copies would serve nobody).
+            write_parquet(ctx.folder.result("customers.parquet"), ctx.customers)
+            write_json(ctx.folder.result("data_quality.json"), ctx.ingested.quality)
             write_json(ctx.folder.manifest, _manifest(ctx, started, time.perf_counter() - t0))
             stage_name = "reports"
             final.write_status("running", stage=stage_name, extra={"pid": os.getpid()})
