@@ -127,9 +127,7 @@ def read_raw_table(path: Path, what: str = "input", encoding: str = "utf-8") -> 
         except (pa.ArrowException, OSError) as exc:
             raise InputDataError(f"Parquet file cannot be read: {exc}", file=str(path),
                                  expected="a valid Parquet file", fix=_FIX_FORMAT) from None
-        frame = table.to_pandas()
-        frame = frame.astype("string").astype(object).where(frame.notna(), None)
-        frame = frame.astype("str")
+        frame = table.to_pandas().astype(pd.StringDtype("pyarrow"))  # text, missing stays missing
         malformed: list[dict] = []
     else:
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
