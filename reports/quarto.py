@@ -16,7 +16,7 @@ import yaml
 from markupsafe import Markup
 
 from pipeline.log import logger
-from pipeline.runfolder import RunResults, atomic_write_bytes
+from pipeline.runfolder import RunResults, atomic_write_bytes, built_aside
 from reports.env import render, template_file
 from reports.views import data_quality_view, methodology_view, site_view
 
@@ -50,24 +50,18 @@ def render_quarto(results: RunResults, out_dir: Path, run_quarto: bool = True) -
         The written ``_quarto.yml`` and ``.qmd`` files.
     """
     out_dir = Path(out_dir)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
     site = site_view(results)
     pages = build_pages(results)
     config = base_config()
     config.setdefault("website", {})["title"] = f"{site.title}, {site.period_label}"
     config["website"].setdefault("navbar", {})["left"] = [{"href": f, "text": t} for f, t, _, _ in pages]
-    atomic_write_bytes(tmp / "_quarto.yml",
-                       yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode("utf-8"))
     written = [out_dir / "_quarto.yml"]
-    for filename, _, template, context in pages:
-        atomic_write_bytes(tmp / filename, render(template, site=site, **context).encode("utf-8"))
-        written.append(out_dir / filename)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
+    with built_aside(out_dir) as tmp:
+        atomic_write_bytes(tmp / "_quarto.yml",
+                           yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode("utf-8"))
+        for filename, _, template, context in pages:
+            atomic_write_bytes(tmp / filename, render(template, site=site, **context).encode("utf-8"))
+            written.append(out_dir / filename)
     quarto = shutil.which("quarto")
     if run_quarto and quarto:
         proc = subprocess.run([quarto, "render"], cwd=out_dir, capture_output=True, text=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from pipeline.runfolder import RunResults, atomic_write_bytes
+from pipeline.runfolder import RunResults, atomic_write_bytes, built_aside
 from reports.env import render, template_file
 from reports import formatting as fmt
 from reports.views import (data_quality_view, drivers_view, geography_view, methodology_view,
@@ -58,7 +58,7 @@ def key_insights(drivers: dict[str, Any], geo: dict[str, Any], personas: list[di
     """A few sentences for the overview, all taken from the stage narratives."""
     lines = []
     if personas:
-        biggest = max(personas, key=lambda p: float(p["spend_share"].rstrip("%") or 0))
+        biggest = max(personas, key=lambda p: p["spend_share_value"] or 0)
         lines.append(f"The largest share of spend comes from {biggest['name']} ({biggest['spend_share']} of spend, "
                      f"{biggest['share']} of customers).")
     lines += [t for t in drivers.get("narratives", []) if "driver of" in t][:2]
@@ -134,33 +134,26 @@ def render_site(results: RunResults, out_dir: Path, figures: dict[str, Path] | N
         The written HTML files.
     """
     out_dir = Path(out_dir)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    (tmp / "assets").mkdir(parents=True)
     site = site_view(results)
     pages = build_pages(results, figures)
     site.nav = [{"href": p.href, "text": p.title} for p in pages if p.in_nav]
     written = []
-    for page in pages:
-        root = "../" * page.href.count("/")
-        html = render(page.template, site=site,
-                      page={"href": page.href, "title": page.title, "root": root}, **page.context)
-        path = tmp / page.href
-        atomic_write_bytes(path, html.encode("utf-8"))
-        written.append(out_dir / page.href)
-    css = template_file("assets/site.css").read_bytes()
-    (tmp / "assets" / "site.css").write_bytes(css)
-    if any(p.href == "geography.html" for p in pages):
-        # plotly.js once, as a local file: the site must work from disk with no network.
-        shutil.copy(files("plotly").joinpath("package_data/plotly.min.js"), tmp / "assets" / "plotly.min.js")
-    if figures:
-        (tmp / "figures").mkdir()
-        for path in figures.values():
-            for twin in (path, path.with_suffix(".png")):
-                if twin.exists():
-                    shutil.copy(twin, tmp / "figures" / twin.name)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
+    with built_aside(out_dir) as tmp:
+        for page in pages:
+            root = "../" * page.href.count("/")
+            html = render(page.template, site=site,
+                          page={"href": page.href, "title": page.title, "root": root}, **page.context)
+            atomic_write_bytes(tmp / page.href, html.encode("utf-8"))
+            written.append(out_dir / page.href)
+        (tmp / "assets").mkdir()
+        (tmp / "assets" / "site.css").write_bytes(template_file("assets/site.css").read_bytes())
+        if any(p.href == "geography.html" for p in pages):
+            # plotly.js once, as a local file: the site must work from disk with no network.
+            shutil.copy(files("plotly").joinpath("package_data/plotly.min.js"), tmp / "assets" / "plotly.min.js")
+        if figures:
+            (tmp / "figures").mkdir()
+            for path in figures.values():
+                for twin in (path, path.with_suffix(".png")):
+                    if twin.exists():
+                        shutil.copy(twin, tmp / "figures" / twin.name)
     return written

@@ -244,7 +244,8 @@ def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
                     quotes.append({"label": label, "text": text})
         out.append({
             "id": seg["id"], "name": seg["name"], "slug": slug, "href": f"segments/{slug}.html",
-            "size": fmt.plural(seg["size"], "customer"), "share": fmt.percent(seg["share"]),
+            "size": fmt.plural(seg["size"], "customer"), "count": fmt.number(seg["size"]),
+            "share": fmt.percent(seg["share"]), "spend_share_value": spend["share_of_total"],
             "spend_share": fmt.percent(spend["share_of_total"]),
             "median_spend": fmt.currency(spend["median_monetary"]),
             "median_aov": fmt.currency(spend["median_avg_order_value"]),
@@ -280,7 +281,7 @@ def personas_table(personas: list[dict[str, Any]]) -> Table:
     """One row per persona for overview tables (site and PDF)."""
     return Table("Personas", ("Persona", "Customers", "Share", "Share of spend", "Median spend",
                               "Sentiment", "Confidence"),
-                 tuple(Row((p["name"], p["size"].split()[0], p["share"], p["spend_share"], p["median_spend"],
+                 tuple(Row((p["name"], p["count"], p["share"], p["spend_share"], p["median_spend"],
                             p["sentiment"], p["confidence"])) for p in personas),
                  (False, True, True, True, True, True, False))
 
