@@ -134,23 +134,41 @@ def validate(config_path: Path | None, input_path: Path | None, out_dir: Path | 
 
 @cli.command(epilog=_example(
     "segment-report run --config segment-report.yaml --period 2026-10\n"
+    "segment-report run --config segment-report.yaml --period last --email --to cfo@example.com\n"
     "segment-report run --config segment-report.yaml --period 2026-11 --reuse-model reports-out/2026-10"))
 @config_options
 @click.option("--reuse-model", type=click.Path(path_type=Path),
               help="A previous run folder: assign customers to its segments instead of refitting.")
 @click.option("--deterministic/--no-deterministic", default=None,
               help="Seeded single-thread UMAP (default on; measured no slower on 2 cores).")
+@click.option("--force", is_flag=True,
+              help="Recompute everything: re-run an up-to-date period, re-score cached reviews, refit "
+                   "the segments instead of reusing last month's model.")
+@click.option("--email", "send_email", is_flag=True,
+              help="After a successful run whose quality gates pass, e-mail the executive PDF "
+                   "(recipients: --to or email.to).")
+@click.option("--to", "recipients", multiple=True, help="Recipient for --email (repeatable).")
+@click.option("--no-gates", is_flag=True,
+              help="Do not check the quality gates (gates.enabled: false): never hold the report back.")
 def run(config_path: Path | None, input_path: Path | None, out_dir: Path | None,
         period: str | None, seed: int | None, reuse_model: Path | None,
-        deterministic: bool | None) -> None:
-    """Run the full pipeline for a period, then publish the reports."""
+        deterministic: bool | None, force: bool, send_email: bool, recipients: tuple[str, ...],
+        no_gates: bool) -> None:
+    """Run the full pipeline for a period, then publish the reports.
+
+    Exit codes: 0 ok, 1 internal error, 2 bad input or configuration, 3 a quality gate held the
+    report back (published, marked held, not e-mailed), 4 the e-mail could not be sent.
+    """
     from pipeline.runner import run_pipeline
 
     cfg = _load(config_path, **{"input.path": input_path, "run.out_dir": out_dir,
                                 "run.period": period, "seed": seed,
                                 "segments.reuse_model": reuse_model,
-                                "segments.deterministic": deterministic})
-    result = run_pipeline(cfg)
+                                "segments.deterministic": deterministic,
+                                "gates.enabled": False if no_gates else None})
+    if recipients and not send_email:
+        raise click.UsageError("--to is only used with --email")
+    result = run_pipeline(cfg, force=force, email=send_email, recipients=recipients)
     click.echo(result.summary())
 
 
@@ -205,18 +223,10 @@ def email(run_dir: Path, recipients: tuple[str, ...], config_path: Path | None, 
     $SEGMENT_REPORT_SMTP_PASSWORD (or email.password_env / email.password_file). Exit code 4
     when sending fails after the configured retries.
     """
-    from pipeline.runfolder import load_results
-    from reports.email import build_message, read_password, send, smtp_settings, write_eml
+    from reports.email import deliver
 
     cfg = _load(config_path, **{"email.subject": subject, "email.attach_personas": attach_personas})
-    settings = smtp_settings(cfg.email)
-    outgoing = build_message(load_results(run_dir), recipients, settings)
-    if dry_run:
-        path = write_eml(outgoing, eml_path or Path(run_dir) / "email" / "message.eml")
-        click.echo(f"dry run: wrote {path} (to {', '.join(outgoing.recipients)})")
-        return
-    send(outgoing, settings, read_password(settings))
-    click.echo(f"sent to {', '.join(outgoing.recipients)} via {settings.smtp_host}:{settings.smtp_port}")
+    click.echo(deliver(run_dir, cfg.email, recipients, dry_run, eml_path))
 
 
 @cli.group(cls=_Group, epilog=_example("segment-report sentiment score reviews.csv --text-col text"))

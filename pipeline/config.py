@@ -249,6 +249,7 @@ class SegmentsConfig(StrictModel):
     stability_sample_size: int = Field(2000, ge=100)
     deterministic: bool = True
     reuse_model: Path | None = None
+    reuse_previous: bool = True
 
     @model_validator(mode="after")
     def _check_range(self) -> SegmentsConfig:
@@ -373,6 +374,21 @@ class EmailConfig(StrictModel):
     site_url: str | None = None
 
 
+class GatesConfig(StrictModel):
+    """Quality gates checked after every run. A run that fails one is still published (so
+    analysts can see why) but marked ``held`` in status.json, exits with code 3 and is not
+    e-mailed. ``null`` switches a single gate off; ``enabled: false`` switches all off.
+    """
+
+    enabled: bool = True
+    min_customers: int | None = Field(50, ge=1)
+    max_quarantined_share: float | None = Field(0.10, ge=0.0, le=1.0)
+    min_segment_stability: float | None = Field(0.6, ge=0.0, le=1.0)
+    min_value_model_r2: float | None = Field(0.2, le=1.0)
+    min_sentiment_macro_f1: float | None = Field(0.5, ge=0.0, le=1.0)
+    min_rated_reviews: int = Field(50, ge=1)
+
+
 class Config(StrictModel):
     """The whole configuration tree."""
 
@@ -386,6 +402,7 @@ class Config(StrictModel):
     geography: GeographyConfig = GeographyConfig()
     reports: ReportsConfig = ReportsConfig()
     email: EmailConfig = EmailConfig()
+    gates: GatesConfig = GatesConfig()
 
 
 # --------------------------------------------------------------------------- loading

@@ -19,15 +19,18 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.changes import compare_periods, previous_run_dir
 from pipeline.config import Config, config_to_dict, load_config
-from pipeline.errors import SegmentReportError
+from pipeline.errors import QualityGateError, SegmentReportError
 from pipeline.features import Window, build_customer_features, resolve_window
 from pipeline.ingest import IngestResult, ingest
 from pipeline.log import logger
 from pipeline.publish import (RunLock, Terminated, remove_if_empty, publish, recover, staging_dir,
                               terminate_on_signals)
 from pipeline.readers import file_sha256
-from pipeline.runfolder import RunFolder, library_versions, write_csv, write_json, write_parquet
+from pipeline.gates import check_gates, gates_document
+from pipeline.runfolder import (RunFolder, library_versions, read_json, write_csv, write_json,
+                                write_parquet)
 from reports.render import render_run
 
 
@@ -36,6 +39,7 @@ class RunContext:
     """What the stages share during one run: config, run folder and in-memory artefacts."""
 
     cfg: Config
+    force: bool = False
     folder: RunFolder | None = None
     ingested: IngestResult | None = None
     window: Window | None = None
@@ -76,7 +80,8 @@ def _stage_sentiment(ctx: RunContext) -> None:
 
     assert ctx.customers is not None and ctx.reviews is not None and ctx.folder is not None
     result = run_sentiment_stage(ctx.reviews, ctx.customers["customer_id"], ctx.window.end,
-                                 ctx.cfg.sentiment, Path(ctx.cfg.run.out_dir) / ".cache", ctx.cfg.seed)
+                                 ctx.cfg.sentiment, Path(ctx.cfg.run.out_dir) / ".cache", ctx.cfg.seed,
+                                 refresh=ctx.force)
     ctx.reviews = result.reviews
     per_customer = result.customers.drop(columns=["scored_reviews"], errors="ignore")
     ctx.customers = ctx.customers.merge(per_customer, on="customer_id", how="left")
@@ -85,16 +90,20 @@ def _stage_sentiment(ctx: RunContext) -> None:
 
 
 def _previous_segment_model(ctx: RunContext) -> tuple[Any, bool]:
-    """The model to reuse (``--reuse-model``) or, else, last month's for id/name carry-over."""
+    """The model to assign with: ``--reuse-model``, else last month's run's when
+    ``segments.reuse_previous`` (refitting with ``--force``). Without reuse, last month's model
+    still carries segment ids and names over."""
     from pipeline.segments import SegmentModel
 
     reuse_from = ctx.cfg.segments.reuse_model
     if reuse_from is not None:
         return SegmentModel.load(Path(reuse_from) / "model" / "segments"), True
-    if ctx.window is not None and ctx.window.label != "all":
-        previous = Path(ctx.cfg.run.out_dir) / str(pd.Period(ctx.window.label, freq="M") - 1)
-        if (previous / "model" / "segments").exists():
-            return SegmentModel.load(previous / "model" / "segments"), False
+    previous = previous_run_dir(Path(ctx.cfg.run.out_dir), ctx.window.label) if ctx.window else None
+    if previous is not None and (previous / "model" / "segments").exists():
+        reuse = ctx.cfg.segments.reuse_previous and not ctx.force
+        logger.info("segments: %s %s's model", "assigning with" if reuse else "refitting; ids follow",
+                    previous.name)
+        return SegmentModel.load(previous / "model" / "segments"), reuse
     return None, False
 
 
@@ -128,6 +137,14 @@ def _stage_geography(ctx: RunContext) -> None:
                    ctx.folder.results)
 
 
+def _stage_changes(ctx: RunContext) -> None:
+    assert ctx.customers is not None and ctx.folder is not None and ctx.window is not None
+    previous = previous_run_dir(Path(ctx.cfg.run.out_dir), ctx.window.label)
+    n_reviews = len(ctx.reviews) if ctx.reviews is not None else 0
+    write_json(ctx.folder.result("changes.json"),
+               compare_periods(ctx.customers, n_reviews, ctx.window.label, previous))
+
+
 STAGES: tuple[Stage, ...] = (
     Stage("features", _stage_features, ()),
     Stage("sentiment", _stage_sentiment, ("results/reviews.parquet", "results/sentiment.json",
@@ -136,6 +153,7 @@ STAGES: tuple[Stage, ...] = (
                                         "data/segments.csv")),
     Stage("drivers", _stage_drivers, ("results/drivers.json", "results/shap_values.parquet")),
     Stage("geography", _stage_geography, ("results/states.json",)),
+    Stage("changes", _stage_changes, ("results/changes.json",)),
 )
 
 
@@ -150,10 +168,14 @@ class RunResult:
     seconds: float
     quality: dict[str, Any]
     segments: int = 0
+    skipped: bool = False
 
     def summary(self) -> str:
         """What a person needs after a run: counts, and where to look."""
         t = self.quality["totals"]
+        if self.skipped:
+            return (f"up to date: {self.run_dir} was made from the same inputs, config and code "
+                    "(nothing recomputed; --force re-runs it)")
         lines = [f"run succeeded in {self.seconds:.1f} s: {self.customers:,} customers in "
                  f"{self.segments} personas; {t['rows_kept']:,} of {t['rows_read']:,} rows kept, "
                  f"{t['rows_quarantined']:,} quarantined -> {self.run_dir}"]
@@ -243,12 +265,50 @@ def _record_failure(final: RunFolder, stage: str, exc: BaseException, log: Path 
         "log": str(log) if log else None})
 
 
-def run_pipeline(cfg: Config) -> RunResult:
-    """Run every stage for the configured period and publish the run folder.
+def _fingerprint(ctx: RunContext) -> str:
+    """Hash of what determines a run's outputs: inputs, config (less the e-mail settings), tool
+    version, period and the previous period's run (whose model and numbers this run builds on)."""
+    import hashlib
+    import json
+
+    from pipeline import __version__
+
+    assert ctx.ingested is not None and ctx.window is not None
+    previous = previous_run_dir(Path(ctx.cfg.run.out_dir), ctx.window.label)
+    prev_print = read_json(previous / "manifest.json").get("fingerprint") if previous else None
+    config = {k: v for k, v in config_to_dict(ctx.cfg).items() if k != "email"}  # delivery only
+    # input files count by content (hashed above), not by where they are; nor does out_dir
+    config["run"].pop("out_dir")
+    for section in (config["input"], *(t for t in config["input"].values() if isinstance(t, dict))):
+        section.pop("path", None)
+    # the keyed hash of customer ids depends on the salt, which config_to_dict masks
+    salt = ctx.cfg.privacy.salt or os.environ.get(ctx.cfg.privacy.salt_env, "")
+    config["privacy"]["salt"] = hashlib.sha256(salt.encode()).hexdigest() if ctx.cfg.privacy.hash_customer_ids else None
+    doc = {"inputs": [file_sha256(p) for p in ctx.ingested.input_files], "config": config,
+           "version": __version__, "window": ctx.window.as_dict(), "previous": prev_print}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _up_to_date(final: RunFolder, fingerprint: str) -> bool:
+    """The published run of this period was made from the same inputs, config and code."""
+    if not (final.manifest.exists() and final.status.exists()):
+        return False
+    status = read_json(final.status)
+    return (status.get("state") in ("succeeded", "held")
+            and read_json(final.manifest).get("fingerprint") == fingerprint)
+
+
+def run_pipeline(cfg: Config, force: bool = False, email: bool = False,
+                 recipients: tuple[str, ...] = ()) -> RunResult:
+    """Run every stage for the configured period, publish the run folder, check the quality
+    gates and (with ``email``) send the executive PDF.
 
     The run is built in ``<out>/.staging/`` and swapped into ``<out>/<period>/`` only when every
     stage succeeded; a lock allows one run per period at a time. A failed or killed run leaves
-    the published report untouched and records the failure in its ``status.json``.
+    the published report untouched and records the failure in its ``status.json``. When the
+    published run of the period was made from the same inputs, config and code, nothing is
+    recomputed unless ``force`` (which also re-scores cached reviews and refits the segments
+    instead of reusing last month's model).
 
     Returns:
         A :class:`RunResult` naming the run folder.
@@ -256,66 +316,134 @@ def run_pipeline(cfg: Config) -> RunResult:
     Raises:
         SegmentReportError: bad inputs or configuration (exit 2), a concurrent run, and other
             expected failures.
+        QualityGateError: a quality gate failed (exit 3); the report is published, marked held
+            and not e-mailed.
+        DeliveryError: the e-mail could not be sent (exit 4).
     """
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
-    ctx = RunContext(cfg)
+    ctx = RunContext(cfg, force=force)
     ctx.ingested = _timed(ctx, "ingest", lambda: ingest(cfg.input, cfg.privacy))
     ctx.window = resolve_window(ctx.ingested.transactions["date"], cfg.run.period, cfg.run.lookback_months)
     out, label = Path(cfg.run.out_dir), ctx.window.label
     final = RunFolder(out / label)
     with RunLock(out, label), terminate_on_signals():
         recover(out, label)
-        ctx.folder = RunFolder(staging_dir(out, label)).create()
-        handler = logging.FileHandler(ctx.folder.log, mode="w", encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        logger.addHandler(handler)
-        stage_name = "ingest"
-        try:
-            final.root.mkdir(parents=True, exist_ok=True)
+        fingerprint = _fingerprint(ctx)
+        if not force and _up_to_date(final, fingerprint):
+            logger.info("%s is up to date (same inputs, config and code); nothing recomputed "
+                        "(--force re-runs it)", final.root)
+            result = _existing_result(final, time.perf_counter() - t0)
+        else:
+            result = _run_stages(ctx, final, started, t0, fingerprint)
+    _finish_gates_and_email(cfg, final, email, recipients)
+    return result
+
+
+def _existing_result(final: RunFolder, seconds: float) -> RunResult:
+    manifest = read_json(final.manifest)
+    segments = read_json(final.result("segments.json")) if final.result("segments.json").exists() else {}
+    return RunResult(final.root, manifest["row_counts"]["customers_in_window"], seconds,
+                     read_json(final.result("data_quality.json")),
+                     len(segments.get("segments", [])), skipped=True)
+
+
+def _run_stages(ctx: RunContext, final: RunFolder, started: dt.datetime, t0: float,
+                fingerprint: str) -> RunResult:
+    """Build the run in a staging folder and publish it; on any failure record it and re-raise."""
+    assert ctx.ingested is not None and ctx.window is not None
+    cfg, out, label = ctx.cfg, Path(ctx.cfg.run.out_dir), ctx.window.label
+    ctx.folder = RunFolder(staging_dir(out, label)).create()
+    handler = logging.FileHandler(ctx.folder.log, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    stage_name = "ingest"
+    try:
+        final.root.mkdir(parents=True, exist_ok=True)
+        final.write_status("running", stage=stage_name, extra={"pid": os.getpid()})
+        write_csv(ctx.folder.quarantine, ctx.ingested.quarantine)
+        logger.info("ingest: %s", ctx.ingested.summary())
+        for stage in STAGES:
+            stage_name = stage.name
             final.write_status("running", stage=stage_name, extra={"pid": os.getpid()})
-            write_csv(ctx.folder.quarantine, ctx.ingested.quarantine)
-            logger.info("ingest: %s", ctx.ingested.summary())
-            for stage in STAGES:
-                stage_name = stage.name
-                final.write_status("running", stage=stage_name, extra={"pid": os.getpid()})
-                _timed(ctx, stage.name, lambda: stage.run(ctx))
-            # Written once, after every stage added its columns and counts (a failed run's
-            # staging folder is discarded, so intermediate copies would serve nobody).
-            write_parquet(ctx.folder.result("customers.parquet"), ctx.customers)
-            write_json(ctx.folder.result("data_quality.json"), ctx.ingested.quality)
-            write_json(ctx.folder.manifest, _manifest(ctx, started, time.perf_counter() - t0))
-            stage_name = "reports"
-            final.write_status("running", stage=stage_name, extra={"pid": os.getpid()})
-            _timed(ctx, "reports", lambda: render_run(ctx.folder.root, cfg.reports.formats))
-            wall = time.perf_counter() - t0
-            write_json(ctx.folder.manifest, _manifest(ctx, started, wall))
-            ctx.folder.write_status("succeeded", exit_code=0)
-            logger.removeHandler(handler)
-            handler.close()
-            publish(ctx.folder.root, out, label)
-        except BaseException as exc:
-            logger.removeHandler(handler)
-            handler.close()
-            kept_log = out / ".logs" / f"{label}-{started:%Y%m%dT%H%M%S}.log"
-            kept_log.parent.mkdir(parents=True, exist_ok=True)
-            if ctx.folder.log.exists():
-                shutil.move(ctx.folder.log, kept_log)
-            shutil.rmtree(ctx.folder.root, ignore_errors=True)
-            remove_if_empty(ctx.folder.root.parent)
-            _record_failure(final, stage_name, exc, kept_log)
-            raise
+            _timed(ctx, stage.name, lambda: stage.run(ctx))
+        # Written once, after every stage added its columns and counts (a failed run's
+        # staging folder is discarded, so intermediate copies would serve nobody).
+        write_parquet(ctx.folder.result("customers.parquet"), ctx.customers)
+        write_json(ctx.folder.result("data_quality.json"), ctx.ingested.quality)
+        gates = gates_document(check_gates(cfg.gates, _result_documents(ctx.folder)))
+        write_json(ctx.folder.result("gates.json"), gates)
+        manifest = {**_manifest(ctx, started, time.perf_counter() - t0), "fingerprint": fingerprint}
+        write_json(ctx.folder.manifest, manifest)
+        stage_name = "reports"
+        final.write_status("running", stage=stage_name, extra={"pid": os.getpid()})
+        _timed(ctx, "reports", lambda: render_run(ctx.folder.root, cfg.reports.formats))
+        wall = time.perf_counter() - t0
+        write_json(ctx.folder.manifest, {**_manifest(ctx, started, wall), "fingerprint": fingerprint})
+        if gates["passed"]:
+            ctx.folder.write_status("succeeded", exit_code=0, extra={"gates": gates})
+        else:
+            ctx.folder.write_status("held", stage="gates", reason=gates["reason"], exit_code=3,
+                                    extra={"gates": gates})
+        logger.removeHandler(handler)
+        handler.close()
+        publish(ctx.folder.root, out, label)
+    except BaseException as exc:
+        logger.removeHandler(handler)
+        handler.close()
+        kept_log = out / ".logs" / f"{label}-{started:%Y%m%dT%H%M%S}.log"
+        kept_log.parent.mkdir(parents=True, exist_ok=True)
+        if ctx.folder.log.exists():
+            shutil.move(ctx.folder.log, kept_log)
+        shutil.rmtree(ctx.folder.root, ignore_errors=True)
+        remove_if_empty(ctx.folder.root.parent)
+        _record_failure(final, stage_name, exc, kept_log)
+        raise
     n_segments = int(ctx.customers["segment_id"].nunique()) if "segment_id" in ctx.customers else 0
     return RunResult(final.root, len(ctx.customers), wall, ctx.ingested.quality, n_segments)
 
 
+def _result_documents(folder: RunFolder) -> dict[str, Any]:
+    return {p.stem: read_json(p) for p in folder.results.glob("*.json")}
+
+
+def _finish_gates_and_email(cfg: Config, final: RunFolder, email: bool, recipients: tuple[str, ...]) -> None:
+    """Mark a run that failed a gate as held (exit 3, nothing sent); otherwise send if asked."""
+    gates = read_json(final.result("gates.json")) if final.result("gates.json").exists() else {"passed": True}
+    if not gates["passed"]:
+        final.write_status("held", stage="gates", reason=gates["reason"], exit_code=3, extra={
+            "gates": gates, "email": "not sent: a quality gate failed" if email else "not requested"})
+        raise QualityGateError(f"report held back: {gates['reason']}",
+                               fix=f"the report is published in {final.root} for review; fix the data or "
+                                   "relax the gates in the config's 'gates' section, then run again")
+    if not email:
+        return
+    from reports.email import deliver
+
+    try:
+        done = deliver(final.root, cfg.email, recipients)
+    except SegmentReportError as exc:
+        final.write_status("failed", stage="email", reason=exc.message, exit_code=exc.exit_code, extra={
+            "gates": gates, "report_kept": "this period's report is published; only the e-mail failed"})
+        raise
+    logger.info("%s", done)
+    final.write_status("succeeded", exit_code=0, extra={
+        "gates": gates, "email": done,
+        "emailed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+
+
 def run_demo(out_dir: Path, n_transactions: int = 20_000, seed: int = 42) -> RunResult:
-    """Generate the default synthetic dataset into ``out_dir/data`` and run the pipeline on it,
-    writing the run folder under ``out_dir``."""
+    """Generate the default synthetic dataset into ``out_dir/data`` and run the pipeline on it
+    for its last two months, so the last month's report shows what changed; returns the last
+    month's result."""
     from pipeline.synthetic import GenerateConfig, generate_dataset
 
     out_dir = Path(out_dir)
-    data = generate_dataset(GenerateConfig(n_transactions=n_transactions, seed=seed), out_dir / "data")
+    gen = GenerateConfig(n_transactions=n_transactions, seed=seed)
+    data = generate_dataset(gen, out_dir / "data")
     logger.info("demo data: %s", data.summary())
-    cfg = load_config(data.config_file, {"run.out_dir": str(out_dir), "seed": seed})
-    return run_pipeline(cfg)
+    last = pd.Period(gen.end_date, freq="M")
+    overrides = {"run.out_dir": str(out_dir), "seed": seed}
+    logger.info("demo: running %s first, so that the %s report can show what changed", last - 1, last)
+    run_pipeline(load_config(data.config_file, {**overrides, "run.period": str(last - 1)}))
+    return run_pipeline(load_config(data.config_file, {**overrides, "run.period": str(last)}))

@@ -303,6 +303,7 @@ class SentimentScorer:
         if cfg.neutral_band is not None:
             self.band = tuple(cfg.neutral_band)  # type: ignore[assignment]
         self.cache = ScoreCache(cache_dir) if (cache_dir is not None and cfg.cache) else None
+        self.read_cache = True
 
     # ---- loading
     def _load_vader(self) -> None:
@@ -460,7 +461,7 @@ class SentimentScorer:
         ml = self.cfg.max_length if self.kind != "vader" else 0
         hashes = [_text_hash(u, ml) for u in unique]
         result: dict[str, tuple[float, str]] = {}
-        if self.cache is not None and hashes:
+        if self.cache is not None and hashes and self.read_cache:
             result = self.cache.get(self.model_id, hashes)
         stats.cached = len(result)
         todo = [i for i, h in enumerate(hashes) if h not in result]
@@ -678,7 +679,8 @@ def _fine_tune_and_choose(reviews: pd.DataFrame, cfg: SentimentConfig, scorer: S
 
 
 def run_sentiment_stage(reviews: pd.DataFrame, customer_ids: pd.Series, as_of: pd.Timestamp,
-                        cfg: SentimentConfig, cache_dir: Path | None, seed: int) -> SentimentResult:
+                        cfg: SentimentConfig, cache_dir: Path | None, seed: int,
+                        refresh: bool = False) -> SentimentResult:
     """The sentiment stage: score every review, aggregate per customer, report.
 
     Pure apart from the score cache (and the fine-tuned model folder, both under ``cache_dir``).
@@ -691,6 +693,7 @@ def run_sentiment_stage(reviews: pd.DataFrame, customer_ids: pd.Series, as_of: p
         cache_dir: persistent cache folder (the runner passes ``<run out_dir>/.cache``) or
             ``None``; ``cfg.cache_dir`` wins when set.
         seed: the run's seed (splits and fine-tuning).
+        refresh: score every review again (``run --force``); the cache is rewritten, not read.
 
     Returns:
         :class:`SentimentResult`.
@@ -712,6 +715,7 @@ def run_sentiment_stage(reviews: pd.DataFrame, customer_ids: pd.Series, as_of: p
     if "rating" not in reviews.columns:
         reviews["rating"] = np.nan
     scorer = SentimentScorer(cfg, cache_dir)
+    scorer.read_cache = not refresh
     report: dict[str, Any] = {}
     try:
         has_ratings = pd.to_numeric(reviews["rating"], errors="coerce").notna().sum() > 0

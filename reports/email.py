@@ -22,7 +22,7 @@ from typing import Any
 from pipeline.config import EmailConfig
 from pipeline.errors import ConfigError, DeliveryError, InputDataError
 from pipeline.log import logger
-from pipeline.runfolder import RunResults
+from pipeline.runfolder import RunResults, load_results
 from reports.env import render
 from reports.views import site_view
 
@@ -174,6 +174,21 @@ def send(outgoing: Outgoing, cfg: EmailConfig, password: str | None = None,
         f"could not send the e-mail via {cfg.smtp_host}:{cfg.smtp_port} after {attempts} attempts ({last})",
         expected="a reachable SMTP server",
         fix="check email.smtp_host / smtp_port / tls, or use --dry-run to write the .eml file")
+
+
+def deliver(run_dir: Path, cfg: EmailConfig, recipients: tuple[str, ...] = (), dry_run: bool = False,
+            eml_path: Path | None = None) -> str:
+    """Build and send (or, with ``dry_run``, write as .eml) a run's e-mail; returns what was done.
+
+    Used by ``segment-report email`` and ``segment-report run --email``.
+    """
+    settings = smtp_settings(cfg)
+    outgoing = build_message(load_results(run_dir), recipients, settings)
+    if dry_run:
+        path = write_eml(outgoing, eml_path or Path(run_dir) / "email" / "message.eml")
+        return f"dry run: wrote {path} (to {', '.join(outgoing.recipients)})"
+    send(outgoing, settings, read_password(settings))
+    return f"sent to {', '.join(outgoing.recipients)} via {settings.smtp_host}:{settings.smtp_port}"
 
 
 def _send_once(outgoing: Outgoing, cfg: EmailConfig, password: str | None) -> None:

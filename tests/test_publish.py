@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import os
 import socket
 import subprocess
@@ -13,7 +14,7 @@ from tests.conftest import invoke
 
 
 def _run(runner, data, out, *extra):
-    return invoke(runner, "-q", "run", "--input", data, "--out", out, "--period", "2026-10", *extra)
+    return invoke(runner, "-q", "run", "--no-gates", "--input", data, "--out", out, "--period", "2026-10", *extra)
 
 
 def test_second_run_on_same_folder_refuses(runner, tmp_path, small_retail):
@@ -52,7 +53,7 @@ def test_failed_run_keeps_previous_report(runner, tmp_path, small_retail, monkey
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(runner_module, "STAGES", (runner_module.Stage("features", explode, ()),))
-    result = _run(runner, small_retail, out)
+    result = _run(runner, small_retail, out, "--force")
     assert result.exit_code == 1
     after = {p.relative_to(published): p.read_bytes() for p in published.rglob("*")
              if p.is_file() and p.name != "status.json"}
@@ -64,10 +65,30 @@ def test_failed_run_keeps_previous_report(runner, tmp_path, small_retail, monkey
     assert not (out / ".staging").exists()
 
 
-def test_rerun_replaces_report(runner, tmp_path, small_retail):
+def test_rerun_with_force_replaces_report(runner, tmp_path, small_retail):
     out = tmp_path / "out"
     assert _run(runner, small_retail, out).exit_code == 0
-    assert _run(runner, small_retail, out).exit_code == 0
+    first = json.loads((out / "2026-10" / "manifest.json").read_text())
+    result = _run(runner, small_retail, out, "--force")
+    assert result.exit_code == 0 and "up to date" not in result.output
+    second = json.loads((out / "2026-10" / "manifest.json").read_text())
+    assert second["started_at"] >= first["started_at"] and second["wall_seconds"] != first["wall_seconds"]
+    assert second["fingerprint"] == first["fingerprint"]
     status = json.loads((out / "2026-10" / "status.json").read_text())
     assert status["state"] == "succeeded"
     assert not (out / ".trash" / "2026-10").exists()
+
+
+def test_rerun_of_an_up_to_date_period_recomputes_nothing(runner, tmp_path, small_retail):
+    out = tmp_path / "out"
+    assert _run(runner, small_retail, out).exit_code == 0
+    published = out / "2026-10"
+    before = {p.relative_to(published): p.read_bytes() for p in published.rglob("*") if p.is_file()}
+    result = _run(runner, small_retail, out)
+    assert result.exit_code == 0 and "up to date" in result.output
+    assert {p.relative_to(published): p.read_bytes() for p in published.rglob("*") if p.is_file()} == before
+    # a changed input is not up to date
+    small_retail.write_text(small_retail.read_text().replace("Lovely fabric", "Awful fabric"))
+    result = _run(runner, small_retail, out)
+    assert result.exit_code == 0 and "up to date" not in result.output
+    assert (published / "manifest.json").read_bytes() != before[Path("manifest.json")]
