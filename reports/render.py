@@ -49,4 +49,9 @@ def render_run(run: Path | RunResults, formats: tuple[str, ...] = FORMATS) -> li
 
         written.append(render_executive_pdf(results, root / "pdf" / "executive-summary.pdf", figures))
         logger.debug("executive PDF: %s", written[-1])
+        from reports.persona_pdf import render_persona_pdfs
+
+        persona_pdfs = render_persona_pdfs(results, root / "pdf" / "personas", figures)
+        written += persona_pdfs
+        logger.debug("persona PDFs: %d in %s", len(persona_pdfs), root / "pdf" / "personas")
     return written
