@@ -3,6 +3,7 @@ StrictUndefined (a missing value is an error, never a blank), filters registered
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -12,15 +13,29 @@ import jinja2
 from reports.formatting import FILTERS
 
 
+# Characters that start Markdown (Pandoc/Quarto) inline markup: links and spans ``[..](..)`` /
+# ``[..]{..}``, shortcodes ``{{< >}}``, emphasis, code, math, sub/superscript, citations,
+# table pipes. A backslash makes each one literal. ``< > & " '`` are left to autoescape (entities
+# render as the character; a backslash before an entity would show it as ``&lt;``).
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]$^~@|])")
+
+
+def md_text(value: object) -> str:
+    """Untrusted text as literal inline Markdown: one line, markup characters backslash-escaped
+    (``[x](javascript:..)`` stays text, never a link)."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+
+
 def md_cell(value: object) -> str:
-    """Text safe inside a Markdown pipe-table cell (no pipes, no line breaks)."""
-    return " ".join(str(value).replace("|", "\\|").split())
+    """Text safe inside a Markdown pipe-table cell: :func:`md_text` (pipes included)."""
+    return md_text(value)
 
 
 def yaml_str(value: object) -> str:
-    """Text safe inside a double-quoted YAML scalar (front matter). Quotes need no care here:
-    autoescape turns them into ``&#34;``; backslashes would start YAML escapes."""
-    return " ".join(str(value).replace("\\", "\\\\").split())
+    """Text safe inside a double-quoted YAML scalar (front matter), which Pandoc reads as
+    Markdown: :func:`md_text`, then backslashes doubled for YAML. Quotes need no care here:
+    autoescape turns them into ``&#34;``."""
+    return md_text(value).replace("\\", "\\\\")
 
 
 def templates_dir() -> Path:
@@ -50,7 +65,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(FILTERS)
-    env.filters.update(md_cell=md_cell, yaml_str=yaml_str)
+    env.filters.update(md_cell=md_cell, md_text=md_text, yaml_str=yaml_str)
     return env
 
 

@@ -2,19 +2,20 @@
 
 Both read only the report dict written by the geography stage (plus the polygons it names),
 so they can be re-rendered from a run's ``results/`` without recomputing. Neither needs the
-network: the static map is GeoPandas + matplotlib, the interactive map a plotly
-``Choroplethmap`` with an inline GeoJSON on a ``white-bg`` style (no tiles, no topojson CDN).
+network: the static map is GeoPandas + matplotlib, the interactive map an SVG plotly
+``Choropleth`` with an inline GeoJSON and no base map (no tiles, no WebGL, no topojson CDN), so it
+also draws when the site is opened from disk (``file://``).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 
@@ -192,20 +193,39 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
-def build_interactive_map(report: dict[str, Any]) -> Any:
-    """An interactive plotly choropleth that needs no network.
+# plotly.js draws a ``geo`` subplot only after it has the base-map topojson named
+# ``<scope>_<resolution>m``; it fetches it from ``topojsonURL`` (default: the plotly CDN) unless it is
+# already registered in ``window.PlotlyGeoAssets.topojson`` - even with ``geo.visible=False`` and
+# every layer hidden, because a choropleth has a ``locationmode``. The map draws only our own GeoJSON,
+# so an empty topology registered up front keeps the page off the network (fetching a local file
+# instead would fail too: browsers block XHR from file:// pages).
+GEO_SCOPES = ("world", "usa", "europe", "asia", "africa", "north america", "south america")
+OFFLINE_GEO_ASSETS_JS = (
+    "(function(){var g=window.PlotlyGeoAssets=window.PlotlyGeoAssets||{};"
+    "g.topojson=g.topojson||{};var empty={type:'Topology',objects:{},arcs:[]};"
+    f"{[s.replace(' ', '-') for s in GEO_SCOPES]!r}.forEach(function(s){{[110,50].forEach(function(r){{"
+    "var k=s+'_'+r+'m';if(!g.topojson[k]){g.topojson[k]=empty;}});});})();"
+)
 
-    A ``go.Choroplethmap`` over the region GeoJSON (embedded in the figure) with
-    ``map_style="white-bg"``: no tiles, no topojson download. Hover shows the state, customers,
-    the mean with its 95% interval, the shrunk estimate and the LISA class.
+
+def build_interactive_map(report: dict[str, Any]) -> Any:
+    """An interactive plotly choropleth that needs no network and opens from disk.
+
+    A ``go.Choropleth`` (SVG, d3-geo) over the region GeoJSON embedded in the figure, with the
+    ``geo`` base map hidden; US states use the Albers USA projection (Alaska and Hawaii as
+    insets), other regions a Mercator projection fitted to their bounds. Not a
+    ``Choroplethmap``: MapLibre (WebGL) starts its worker from a blob URL, which Chromium
+    refuses on ``file://`` pages, so that map stays blank when the site is opened from disk.
+    Hover shows the state, customers, the mean with its 95% interval, the shrunk estimate and
+    the LISA class.
 
     Args:
         report: the ``states.json`` dict from the geography stage.
 
     Returns:
-        A ``plotly.graph_objects.Figure``; write it with plotly.js as a local file
-        (e.g. ``fig.write_html(path, include_plotlyjs="directory")`` plus a copy of
-        plotly.min.js) for offline viewing.
+        A ``plotly.graph_objects.Figure``. Write it with :func:`interactive_map_html` (which also
+        registers the empty base map, so plotly.js does not fetch topojson from its CDN) and a
+        local copy of plotly.min.js.
     """
     import plotly.graph_objects as go
 
@@ -224,55 +244,58 @@ def build_interactive_map(report: dict[str, Any]) -> Any:
             if not r.get("lisa_tested", False):
                 cls = "not tested"
             note = f"insufficient data (< {min_n} customers)" if r["insufficient_data"] else ""
-            out.append([str(r.get("name") or r["code"]), f"{int(r['customers']):,}",
-                        f"{int(r['reviewers']):,}", f"{_fmt(r['mean_positive_prob'])}{interval}",
-                        _fmt(r["shrunk_positive_prob"]),
-                        CLUSTER_LABELS.get(cls, cls) + (f" ({cls})" if cls in CLUSTER_LABELS else ""),
-                        note])
+            cells = [str(r.get("name") or r["code"]), f"{int(r['customers']):,}",
+                     f"{int(r['reviewers']):,}", f"{_fmt(r['mean_positive_prob'])}{interval}",
+                     _fmt(r["shrunk_positive_prob"]),
+                     CLUSTER_LABELS.get(cls, cls) + (f" ({cls})" if cls in CLUSTER_LABELS else ""),
+                     note]
+            # Hover labels are plotly pseudo-HTML: escape, so a region called "A<b>" shows as typed.
+            out.append([html.escape(c, quote=False) for c in cells])
         return out
 
     template = ("<b>%{customdata[0]}</b><br>customers: %{customdata[1]}"
                 "<br>with reviews: %{customdata[2]}<br>mean: %{customdata[3]}"
                 "<br>shrunk estimate: %{customdata[4]}<br>LISA: %{customdata[5]}"
                 "<br>%{customdata[6]}<extra></extra>")
+    common = {"geojson": geojson, "featureidkey": "properties.code", "locationmode": "geojson-id"}
     fig = go.Figure()
     have = frame[~insufficient]
     grey = frame[insufficient]
     if len(have):
-        fig.add_trace(go.Choroplethmap(
-            geojson=geojson, featureidkey="properties.code", locations=have["code"].tolist(),
+        fig.add_trace(go.Choropleth(
+            **common, locations=have["code"].tolist(),
             z=have["shrunk_positive_prob"].astype(float).tolist(), zmin=vmin, zmax=vmax,
             colorscale=CMAP, marker_line_color="white", marker_line_width=0.6,
             customdata=hover_rows(have), hovertemplate=template, name="states",
-            colorbar={"title": {"text": f"Shrunk mean<br>positive score<br>(mid = national {centre:.2f})"}}))
+            colorbar={"title": {"text": f"Shrunk mean<br>positive score<br>(mid = national {centre:.2f})"},
+                      "thickness": 14, "len": 0.8}))
     if len(grey):
-        fig.add_trace(go.Choroplethmap(
-            geojson=geojson, featureidkey="properties.code", locations=grey["code"].tolist(),
+        fig.add_trace(go.Choropleth(
+            **common, locations=grey["code"].tolist(),
             z=[0.0] * len(grey), colorscale=[[0, GREY], [1, GREY]], showscale=False,
             marker_line_color="white", marker_line_width=0.6, customdata=hover_rows(grey),
             hovertemplate=template, name=f"insufficient data (< {min_n} customers)"))
     outlined = frame[frame["lisa_class"].isin(list(CLUSTER_LABELS))]
     if len(outlined):
-        fig.add_trace(go.Choroplethmap(
-            geojson=geojson, featureidkey="properties.code", locations=outlined["code"].tolist(),
+        fig.add_trace(go.Choropleth(
+            **common, locations=outlined["code"].tolist(),
             z=[0.0] * len(outlined), colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
-            showscale=False, marker_line_color="black", marker_line_width=2.5, hoverinfo="skip",
+            showscale=False, marker_line_color="black", marker_line_width=2.0, hoverinfo="skip",
             name="significant cluster"))
-    center, zoom = _view(geojson, is_us)
     unit = "state" if is_us else "region"
+    fig.update_geos(visible=False, showframe=False, bgcolor="rgba(0,0,0,0)",
+                    **({"scope": "usa", "projection_type": "albers usa"} if is_us else
+                       {"projection_type": "mercator", "fitbounds": "locations"}))
     fig.update_layout(
-        map_style="white-bg", map_center=center, map_zoom=zoom,
-        margin={"l": 0, "r": 0, "t": 40, "b": 0},
+        height=520, margin={"l": 0, "r": 0, "t": 40, "b": 0}, paper_bgcolor="white",
         title={"text": f"Customer sentiment by {unit} (shrunk estimate; grey = insufficient data)"},
-        showlegend=False)
+        showlegend=False, dragmode=False)
     return fig
 
 
-def _view(geojson: dict[str, Any], is_us: bool) -> tuple[dict[str, float], float]:
-    if is_us:
-        return {"lat": 39.5, "lon": -98.5}, 2.6
-    shapes = [shapely.geometry.shape(f["geometry"]) for f in geojson["features"]]
-    minx, miny, maxx, maxy = shapely.union_all(shapes).bounds
-    span = max(maxx - minx, (maxy - miny) * 2.0, 1e-6)
-    zoom = float(np.clip(math.log2(360.0 / span) + 0.6, 0.0, 12.0))
-    return {"lat": (miny + maxy) / 2, "lon": (minx + maxx) / 2}, zoom
+def interactive_map_html(fig: Any, config: dict[str, Any] | None = None) -> str:
+    """The figure as an HTML fragment for a page that already loads a local plotly.min.js:
+    the empty base-map registration (no topojson download) followed by the plot ``<div>``."""
+    config = {"displaylogo": False, **(config or {})}
+    return ("<script>" + OFFLINE_GEO_ASSETS_JS + "</script>\n"
+            + fig.to_html(full_html=False, include_plotlyjs=False, config=config))

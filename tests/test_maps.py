@@ -9,7 +9,8 @@ import pytest
 
 from pipeline.config import GeographyConfig
 from pipeline.geography import analyse_geography
-from reports.maps import build_interactive_map, draw_static_map
+from reports.maps import (OFFLINE_GEO_ASSETS_JS, build_interactive_map, draw_static_map,
+                          interactive_map_html)
 from tests.test_geography import HIGH, LOW, TINY, _grid_geojson, planted_customers
 
 
@@ -51,10 +52,13 @@ def test_static_map_is_reproducible(report, tmp_path):
 def test_interactive_map_offline(report, tmp_path, no_network):
     fig = build_interactive_map(report)
     types = {trace.type for trace in fig.data}
-    assert types == {"choroplethmap"}
-    assert fig.layout.map.style == "white-bg"
+    # SVG choropleth, not the WebGL/MapLibre ``choroplethmap``: MapLibre's blob-URL worker is
+    # refused on file:// pages, so that map stays blank when the site is opened from disk.
+    assert types == {"choropleth"}
+    assert fig.layout.geo.visible is False and fig.layout.geo.projection.type == "albers usa"
     main = fig.data[0]
     assert main.geojson["type"] == "FeatureCollection"
+    assert main.locationmode == "geojson-id" and main.featureidkey == "properties.code"
     coloured = set(main.locations)
     grey = set(fig.data[1].locations)
     assert TINY in grey and TINY not in coloured
@@ -63,11 +67,14 @@ def test_interactive_map_offline(report, tmp_path, no_network):
     hover = dict(zip(main.locations, main.customdata))
     co = hover["CO"]
     assert co[0] == "Colorado" and "95% CI" in co[3] and "high-sentiment cluster (HH)" in co[5]
-    html = tmp_path / "map.html"
-    fig.write_html(html, include_plotlyjs=False, full_html=False)
-    body = html.read_text(encoding="utf-8")
-    assert "choroplethmap" in body and "white-bg" in body
-    # No remote map resources: no tile server, style URL or topojson CDN in the figure.
+    body = interactive_map_html(fig)
+    assert '"type":"choropleth"' in body
+    # plotly.js fetches the base-map topojson from its CDN unless it is registered up front:
+    # the fragment registers an empty one for every scope before the plot is drawn.
+    assert body.index("PlotlyGeoAssets") < body.index("Plotly.newPlot")
+    assert "'usa'" in OFFLINE_GEO_ASSETS_JS and "[110,50]" in OFFLINE_GEO_ASSETS_JS
+    assert "<script src" not in body and "cdn.plot.ly" not in body
+    # No remote map resources: no tile server, style URL or topojson URL in the figure.
     spec = json.dumps(fig.to_plotly_json(), default=str)
     assert "topojson" not in spec and "http" not in spec
 
@@ -88,6 +95,7 @@ def test_maps_for_custom_geojson(tmp_path, no_network):
     assert "Customer sentiment by region" in svg.read_text(encoding="utf-8")
     fig = build_interactive_map(report)
     assert set(fig.data[0].locations) == {"Ontario", "Quebec", "Manitoba", "Alberta"}
+    assert fig.layout.geo.fitbounds == "locations" and fig.layout.geo.projection.type == "mercator"
 
 
 def test_maps_render_when_nothing_can_be_estimated(tmp_path, no_network):
