@@ -91,10 +91,10 @@ def date(value: Any, fmt: str = "%-d %B %Y") -> str:
     return value.strftime(fmt)
 
 
-def month(period: str) -> str:
-    """``2026-10`` -> ``October 2026``; other labels unchanged."""
+def month(period: str, short: bool = False) -> str:
+    """``2026-10`` -> ``October 2026`` (``Oct 2026`` with short); other labels unchanged."""
     try:
-        return dt.datetime.strptime(period, "%Y-%m").strftime("%B %Y")
+        return dt.datetime.strptime(period, "%Y-%m").strftime("%b %Y" if short else "%B %Y")
     except (TypeError, ValueError):
         return str(period)
 

@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from pipeline.runfolder import RunResults, atomic_write_bytes
 from reports.env import render, template_file
-from reports.views import (data_quality_view, drivers_view, geography_view, persona_views,
+from reports.views import (changes_view, data_quality_view, drivers_view, geography_view, persona_views,
                            personas_table, site_view)
 
 # WeasyPrint and fontTools log every font subsetting step at INFO/WARNING.
@@ -41,17 +41,18 @@ def executive_sections(results: RunResults, figures: dict[str, Path]) -> list[di
     sections = []
     segments, drivers, states = (results.extra.get(k) for k in ("segments", "drivers", "states"))
     personas = persona_views(segments, drivers) if segments else []
-    if personas:
-        sections.append(pdf_section("The personas", "pdf/_personas.html", personas=personas))
     if drivers:
         sections.append(pdf_section("What drives customer value", "pdf/_drivers.html",
                                     dv=drivers_view(drivers),
                                     figure=_uri(figures.get("drivers_importance"))))
     if states:
-        sections.append(pdf_section("Sentiment by state", "pdf/_geography.html", page_break=True,
-                                    geo=geography_view(states), map=_uri(figures.get("states_map"))))
+        sections.append(pdf_section("Sentiment by state", "pdf/_geography.html", geo=geography_view(states)))
+    ch = changes_view(results.extra.get("changes"))
+    if ch.get("migration"):
+        sections.append(pdf_section(f"Movement between personas since {ch['previous_label']}",
+                                    "pdf/_migration.html", ch=ch))
     if personas:
-        sections.append(pdf_section("Persona table", "pdf/_table.html", table=personas_table(personas)))
+        sections.append(pdf_section("Recommended actions", "pdf/_actions.html", personas=personas))
     sections.append(pdf_section("Data quality", "pdf/_data_quality.html",
                                 dq=data_quality_view(results.data_quality)))
     return sections
@@ -61,8 +62,23 @@ def _uri(path: Path | None) -> str:
     return path.resolve().as_uri() if path is not None and path.exists() else ""
 
 
+def first_page(results: RunResults, figures: dict[str, Path]) -> Markup:
+    """Page 1 after the headline numbers: what changed, the personas in one line each, the top
+    driver in one sentence and the state map."""
+    segments, drivers, states = (results.extra.get(k) for k in ("segments", "drivers", "states"))
+    narratives = drivers_view(drivers)["narratives"]
+    geo = geography_view(states)["narrative"] if states else []
+    return Markup(render("pdf/_first_page.html", ch=changes_view(results.extra.get("changes")),
+                         persona_table=personas_table(persona_views(segments, drivers)) if segments else None,
+                         driver_sentence=next((t for t in narratives if "driver of" in t), ""),
+                         geo_sentence=" ".join([t for t in geo if "hotspot" in t or "highest" in t][:2]
+                                               or geo[:1]),
+                         map=_uri(figures.get("states_map"))))
+
+
 def render_executive_pdf(results: RunResults, out_path: Path, figures: dict[str, Path] | None = None) -> Path:
     """Write ``pdf/executive-summary.pdf`` for a run."""
+    figures = figures or {}
     html = render("pdf/executive.html", site=site_view(results), css=_css(),
-                  sections=executive_sections(results, figures or {}))
+                  first_page=first_page(results, figures), sections=executive_sections(results, figures))
     return html_to_pdf(html, results.folder.root, out_path)

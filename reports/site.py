@@ -13,8 +13,8 @@ from markupsafe import Markup
 from pipeline.runfolder import RunResults, atomic_write_bytes, built_aside
 from reports.env import render, template_file
 from reports import formatting as fmt
-from reports.views import (data_quality_view, drivers_view, geography_view, methodology_view,
-                           persona_views, personas_table, site_view)
+from reports.views import (changes_view, data_quality_view, drivers_view, geography_view,
+                           methodology_view, persona_views, personas_table, site_view)
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,21 @@ def key_insights(drivers: dict[str, Any], geo: dict[str, Any], personas: list[di
     return lines
 
 
+def sankey_html(sankey: dict[str, Any]) -> Markup:
+    """The persona migration as a plotly Sankey ``<div>`` (the page loads the local plotly.min.js)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Sankey(
+        arrangement="fixed",
+        node={"label": sankey["labels"], "pad": 12, "thickness": 14},
+        link={"source": sankey["source"], "target": sankey["target"], "value": sankey["value"],
+              "hovertemplate": "%{value} customers: %{source.label} → %{target.label}<extra></extra>"}))
+    fig.update_layout(height=max(360, 34 * len(sankey["labels"]) // 2), margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                      font={"size": 12})
+    return Markup(fig.to_html(full_html=False, include_plotlyjs=False, div_id="migration-sankey",
+                              config={"displaylogo": False, "responsive": True}))
+
+
 def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> list[Page]:
     """The pages of the site for the results that exist in this run."""
     figures = figures or {}
@@ -80,6 +95,9 @@ def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> 
         {"href": "../results/segments.json", "text": "segments.json", "note": "persona profiles and stability"},
         {"href": "../results/drivers.json", "text": "drivers.json", "note": "value model, SHAP tables, narratives"},
         {"href": "../results/states.json", "text": "states.json", "note": "per-state statistics"},
+        {"href": "../results/changes.json", "text": "changes.json",
+         "note": "headline numbers, change since last month and the persona migration matrix"},
+        {"href": "../results/gates.json", "text": "gates.json", "note": "quality gates and whether the run passed"},
         {"href": "../quarantine.csv", "text": "quarantine.csv", "note": "rejected input rows with reasons"},
         {"href": "../results/data_quality.json", "text": "data_quality.json", "note": "data-quality counts"},
         {"href": "../manifest.json", "text": "manifest.json", "note": "configuration, versions, hashes, timings"},
@@ -91,8 +109,15 @@ def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> 
         index_sections.append(section("insights", "Key insights", "html/_insights.html", insights=insights))
     if personas:
         index_sections.append(section("personas", "Personas", "html/_personas.html", personas=personas))
+    ch = changes_view(results.extra.get("changes"))
+    sankey = sankey_html(ch["sankey"]) if ch.get("sankey") else None
+    if ch["available"]:
+        index_sections.insert(0, section("changes", f"What changed since {ch['previous_label']}",
+                                         "html/_insights.html", insights=ch["bullets"]))
+        index_sections.append(section("movement", f"Month over month in detail ({ch['previous_label']} → "
+                                      "this month)", "html/_changes.html", ch=ch, sankey=sankey))
     pages = [Page("index.html", "Overview", "html/index.html",
-                  {"sections": index_sections, "downloads": downloads})]
+                  {"sections": index_sections, "downloads": downloads, "plotly": sankey is not None})]
     if personas:
         summary = segments["summary"]
         pages.append(Page("segments.html", "Personas", "html/segments.html", {
@@ -110,13 +135,12 @@ def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> 
         pages.append(Page("drivers.html", "Value drivers", "html/drivers.html",
                           {"dv": dv, "figures": _figures(figures, "drivers_")}))
     if states_raw:
-        from reports.maps import build_interactive_map
+        from reports.maps import build_interactive_map, interactive_map_html
 
         fig = build_interactive_map(states_raw)
         pages.append(Page("geography.html", "Geography", "html/geography.html", {
             "geo": geo, "static_map": "figures/states_map.svg" if "states_map" in figures else "",
-            "interactive_map": Markup(fig.to_html(full_html=False, include_plotlyjs=False,
-                                                  config={"displaylogo": False})),
+            "interactive_map": Markup(interactive_map_html(fig)), "plotly": True,
         }))
     pages += [
         Page("data-quality.html", "Data quality", "html/data_quality.html",
@@ -147,7 +171,7 @@ def render_site(results: RunResults, out_dir: Path, figures: dict[str, Path] | N
             written.append(out_dir / page.href)
         (tmp / "assets").mkdir()
         (tmp / "assets" / "site.css").write_bytes(template_file("assets/site.css").read_bytes())
-        if any(p.href == "geography.html" for p in pages):
+        if any(p.context.get("plotly") for p in pages):
             # plotly.js once, as a local file: the site must work from disk with no network.
             shutil.copy(files("plotly").joinpath("package_data/plotly.min.js"), tmp / "assets" / "plotly.min.js")
         if figures:

@@ -54,6 +54,7 @@ class SiteView:
     footer: str
     kpis: list[Kpi] = field(default_factory=list)
     nav: list[dict[str, str]] = field(default_factory=list)
+    held: str = ""
 
 
 def _generated(manifest: dict[str, Any]) -> str:
@@ -61,24 +62,48 @@ def _generated(manifest: dict[str, Any]) -> str:
     return fmt.date(started) if started else fmt.date(dt.datetime.now(dt.timezone.utc))
 
 
+def _kpi_values(results: RunResults) -> dict[str, dict[str, Any]]:
+    """This run's headline KPIs with their change (``results/changes.json``); runs made before
+    changes.json existed get the same numbers without deltas."""
+    changes = results.extra.get("changes")
+    if changes:
+        return changes["kpis"]
+    from pipeline.changes import headline_kpis
+
+    n_reviews = len(results.reviews) if results.reviews is not None else 0
+    return {k: {"current": v, "previous": None, "delta": None, "relative": None}
+            for k, v in headline_kpis(results.customers, n_reviews).items()}
+
+
+def _kpi(label: str, k: dict[str, Any], value: str, note: str, versus: str, absolute: bool = False) -> Kpi:
+    """A KPI with its change vs the previous period: relative (%), or ``absolute`` for scores."""
+    change = k.get("delta") if absolute else k.get("relative")
+    if change is None:
+        return Kpi(label, value, note)
+    text = fmt.delta(change, "number", 2) if absolute else fmt.delta(change, "percent", 1 if abs(change) < 0.1 else 0)
+    return Kpi(label, value, note, f"{text} vs {versus}",
+               "up" if change > 0.0005 else "down" if change < -0.0005 else "flat")
+
+
 def site_view(results: RunResults) -> SiteView:
     """The shared header facts and headline KPIs of a run."""
     manifest = results.manifest
     title = manifest["config"].get("reports", {}).get("title", "Customer segments")
     period = manifest["period"]
-    customers = results.customers
-    n = len(customers)
-    revenue = float(customers["monetary"].sum())
-    orders = int(customers["frequency"].sum())
-    quality = results.data_quality
-    totals = quality["totals"]
+    k = _kpi_values(results)
+    previous = (results.extra.get("changes") or {}).get("previous_period")
+    versus = fmt.month(previous, short=True) if previous else ""
+    totals = results.data_quality["totals"]
     kpis = [
-        Kpi("Active customers", fmt.number(n), f"with an order in the {period_window_words(period)}"),
-        Kpi("Revenue", fmt.currency(revenue), f"{fmt.plural(orders, 'order')} in the window"),
-        Kpi("Average order value", fmt.currency(revenue / orders if orders else None, digits=2),
-            "revenue ÷ orders"),
-        Kpi("Reviews", fmt.number(len(results.reviews) if results.reviews is not None else 0),
-            f"{fmt.percent((customers['review_count'] > 0).mean() if n else None)} of customers wrote one"),
+        _kpi("Active customers", k["customers"], fmt.number(k["customers"]["current"]),
+             f"with an order in the {period_window_words(period)}", versus),
+        _kpi("Revenue", k["revenue"], fmt.currency(k["revenue"]["current"]),
+             f"{fmt.plural(k['orders']['current'], 'order')} in the window", versus),
+        _kpi("Average order value", k["avg_order_value"], fmt.currency(k["avg_order_value"]["current"], digits=2),
+             "revenue ÷ orders", versus),
+        _kpi("Review sentiment", k["mean_positive_prob"], fmt.number(k["mean_positive_prob"]["current"], 2),
+             f"mean positive probability; {fmt.plural(k['reviews']['current'], 'review')}, "
+             f"{fmt.percent(k['reviewer_share']['current'])} of customers wrote one", versus, absolute=True),
     ]
     label = fmt.month(period["period"]) if period["period"] != "all" else "All data"
     return SiteView(
@@ -92,6 +117,8 @@ def site_view(results: RunResults) -> SiteView:
                 f"{fmt.plural(totals['rows_read'], 'input row')} · every number on these pages comes from "
                 "the run's results/ folder"),
         kpis=kpis,
+        held=(f"Held back by a quality gate, not for distribution: {gates['reason']}."
+              if (gates := results.extra.get("gates")) and not gates.get("passed", True) else ""),
     )
 
 
@@ -164,12 +191,92 @@ def methodology_view(results: RunResults) -> dict[str, Any]:
     inputs = tuple(Row((item["file"].rsplit("/", 1)[-1], fmt.number(item["bytes"]), item["sha256"][:16] + "…"))
                    for item in manifest["inputs"])
     return {
+        "models": model_cards(results.extra),
         "seed": str(manifest["seed"]),
         "wall": f"{manifest['wall_seconds']:.1f} s",
         "stages": Table("Time per stage", ("Stage", "Time"), stage_rows, (False, True)),
         "versions": Table("Library versions", ("Package", "Version"), versions, (False, False)),
         "inputs": Table("Input files", ("File", "Bytes", "SHA-256"), inputs, (False, True, False)),
     }
+
+
+def _facts(caption: str, pairs: list[tuple[str, str]]) -> Table:
+    """A two-column table of labelled facts (missing values dropped)."""
+    return Table(caption, ("What", "Detail"), tuple(Row((k, v)) for k, v in pairs if v and v != fmt.MISSING),
+                 (False, False))
+
+
+def model_cards(extra: dict[str, Any]) -> list[Table]:
+    """Methodology tables: sentiment model card and metrics, clustering parameters and
+    stability, value model quality and SHAP sampling, quality gates."""
+    cards = []
+    sentiment = extra.get("sentiment")
+    if sentiment:
+        model, card = sentiment.get("model", {}), sentiment.get("model", {}).get("card", {})
+        test = (card.get("metrics") or {}).get("test_split", {})
+        hp = card.get("hyperparameters", {})
+        agree = sentiment.get("agreement_with_ratings") or {}
+        scoring = sentiment.get("scoring") or {}
+        cards.append(_facts("Sentiment model", [
+            ("Model", f"{card.get('name', model.get('kind', ''))} ({model.get('model_id', '')})"),
+            ("Base model", f"{card.get('base_model', {}).get('name', '')} "
+                           f"({card.get('base_model', {}).get('licence', '')})" if card.get("base_model") else ""),
+            ("Architecture", card.get("architecture", "")),
+            ("Training data", card.get("training_data", "")),
+            ("Trained", fmt.date(card["created"]) if card.get("created") else ""),
+            ("Hyper-parameters", ", ".join(f"{k} {hp[k]}" for k in ("epochs", "lr", "lora_r", "max_length", "batch_size")
+                                           if k in hp)),
+            ("Held-out test, negative vs positive",
+             f"macro-F1 {fmt.number(test['binary']['macro_f1'], 3)}, accuracy {fmt.percent(test['binary']['accuracy'], 1)} "
+             f"({fmt.plural(test['binary']['n'], 'review')})" if test.get("binary") else ""),
+            ("Held-out test, 3 classes",
+             f"macro-F1 {fmt.number(test['three_class']['macro_f1'], 3)} ({fmt.plural(test['three_class']['n'], 'review')})"
+             if test.get("three_class") else ""),
+            ("Label rule", card.get("label_rule", "")),
+            ("This run: agreement with star ratings",
+             f"macro-F1 {fmt.number(agree['macro_f1'], 3)}, accuracy {fmt.percent(agree['accuracy'], 1)} on "
+             f"{fmt.plural(agree['n'], 'rated review')} ({agree.get('mode', '')})" if agree.get("n") else "no rated reviews"),
+            ("This run: scoring", f"{fmt.plural(scoring.get('texts'), 'review')}, {fmt.number(scoring.get('cached'))} from the "
+                                  f"cache, {fmt.number(scoring.get('texts_per_s'))} reviews/s" if scoring else ""),
+        ]))
+    segments = (extra.get("segments") or {}).get("summary")
+    if segments:
+        stab, umap, hdb = segments.get("stability") or {}, segments.get("umap") or {}, segments.get("hdbscan") or {}
+        cards.append(_facts("Segmentation", [
+            ("Mode", {"fit": "fitted on this run's customers", "reuse": "assigned with last month's model"}.get(
+                segments.get("mode", ""), segments.get("mode", ""))),
+            ("Features", ", ".join(_feature_label(f) for f in segments.get("features", []))),
+            ("UMAP", ", ".join(f"{k} {v}" for k, v in umap.items())),
+            ("HDBSCAN", ", ".join(f"{k} {v}" for k, v in hdb.items() if k != "raw_noise_share")),
+            ("Segments", f"{segments.get('n_segments')} (allowed range {segments.get('segment_range')})"),
+            ("Noise", f"{fmt.percent(segments.get('noise_share'), 1)} of customers were unclear and "
+                      f"{'assigned to their most likely persona' if segments.get('noise_assigned') else 'left unassigned'}"),
+            ("Stability", f"mean ARI {fmt.number(stab['ari_mean'], 2)} (lowest {fmt.number(stab.get('ari_min'), 2)}) over "
+                          f"{stab.get('runs')} refits on {fmt.percent(stab.get('subsample_fraction'))} subsamples"
+                          if stab.get("ari_mean") is not None else "not measured"),
+            ("Seed", str(segments.get("seed", ""))),
+        ]))
+    drivers = extra.get("drivers")
+    if drivers and drivers.get("model"):
+        m, sampling = drivers["model"], drivers.get("shap_sampling") or {}
+        cards.append(_facts("Value model", [
+            ("Model", f"{m.get('type')} ({', '.join(f'{k} {v}' for k, v in (m.get('params') or {}).items())})"),
+            ("Target", f"{drivers.get('target_label', '')} ({drivers.get('target', '')})"),
+            ("Held-out quality", f"R² {fmt.number(m.get('r2_test'), 2)}, mean absolute error "
+                                 f"{fmt.currency(m.get('mae_test'))} (predicting the mean: {fmt.currency(m.get('mae_baseline'))})"),
+            ("Customers", f"{fmt.number(m.get('n_train'))} to train, {fmt.number(m.get('n_test'))} to test"),
+            ("Left out (leakage)", "; ".join(x["reason"] for x in (drivers.get("leakage") or {}).get("excluded", []))
+             or "nothing"),
+            ("SHAP", (sampling.get("error_bound") or {}).get("statement", sampling.get("method", ""))),
+            ("SHAP additivity", "holds (max error {:.1e})".format(sampling["additivity"]["max_abs_error"])
+             if (sampling.get("additivity") or {}).get("holds") else ""),
+        ]))
+    gates = extra.get("gates")
+    if gates:
+        cards.append(Table("Quality gates" + ("" if gates.get("passed") else ": FAILED, report held back"),
+                           ("Gate", "Result"), tuple(Row((g["name"].replace("_", " "), g["message"]))
+                                                     for g in gates.get("gates", [])), (False, False)))
+    return cards
 
 
 # --------------------------------------------------------------------------- personas
@@ -207,7 +314,10 @@ def _lift(value: float | None) -> str:
 
 def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
                   reviews: Any = None, customers: Any = None) -> list[dict[str, Any]]:
-    """Display values for every persona: card facts, profile table, drivers, quotes."""
+    """Display values for every persona: card facts, profile table, drivers, quotes, actions."""
+    from reports.actions import persona_actions
+
+    population = segments.get("summary")
     value_drivers = {s["segment_id"]: s for s in (drivers or {}).get("segments", []) or []}
     membership = {m["segment_id"]: m for m in ((drivers or {}).get("membership") or {}).get("models", [])}
     out = []
@@ -215,14 +325,21 @@ def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
         prof = seg["profile"]
         spend, senti, stab = prof["spend"], prof["sentiment"], seg["stability"]
         slug = f"{seg['id']}-{slugify(seg['name'])}"
-        rows = []
+        rows, key_rows = [], []
         for feat, vals in prof["features"].items():
             if feat.startswith("cat_share_") or vals.get("median") is None:
                 continue
             digits = 2 if abs(vals.get("population_median") or 0) < 10 else 0
+            if all(float(v).is_integer() for v in (vals["median"], vals.get("population_median") or 0)):
+                digits = 0  # counts and flags: 3 vs 4 orders, not 3.00 vs 4.00
             rows.append(Row((_feature_label(feat), fmt.number(vals["median"], digits),
                              fmt.number(vals["population_median"], digits),
                              f"{vals['z']:+.2f}" if vals.get("z") is not None else fmt.MISSING)))
+            if feat in ("recency_days", "frequency", "monetary", "avg_order_value", "items_per_order",
+                        "tenure_days", "age"):
+                # the persona PDF's shorter profile; sentiment has its own figures there (the
+                # medians of imputed sentiment columns equal everyone's and would mislead)
+                key_rows.append(rows[-1])
         cats = tuple(Row((c["category"].title(), fmt.percent(c["mean_share"]), fmt.percent(c["population_share"]),
                           _lift(c.get("lift")))) for c in prof.get("top_categories", [])[:5])
         states = tuple(Row((s["name"], fmt.number(s["count"]), fmt.percent(s["share"]), _lift(s.get("lift"))))
@@ -230,8 +347,13 @@ def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
         vd = value_drivers.get(seg["id"], {}).get("drivers", [])[:5]
         value_rows = tuple(Row((d["label"], fmt.currency(d["mean_shap"]))) for d in vd)
         md = membership.get(seg["id"], {}).get("features", [])[:5]
+
+        def pair(a: Any, b: Any) -> tuple[str, str]:
+            whole = all(isinstance(v, (int, float)) and float(v).is_integer() for v in (a, b))
+            return fmt.number(a, 0 if whole else 2), fmt.number(b, 0 if whole else 2)
+
         member_rows = tuple(Row((d["label"], d.get("direction", ""),
-                                 fmt.number(d.get("segment_value"), 2), fmt.number(d.get("rest_value"), 2)))
+                                 *pair(d.get("segment_value"), d.get("rest_value"))))
                             for d in md)
         quotes = []
         if reviews is not None and customers is not None and "positive_prob" in reviews.columns:
@@ -252,7 +374,7 @@ def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
             "sentiment": fmt.number(senti.get("mean_positive_prob"), 2),
             "sentiment_words": _sentiment_words(senti.get("z")),
             "reviewers": fmt.percent(senti.get("share_with_reviews")),
-            "confidence": stab.get("confidence", "low"),
+            "confidence": stab.get("confidence") or "low",
             "stability": (f"bootstrap Jaccard {fmt.number(stab['jaccard_mean'], 2)} "
                           f"(lowest {fmt.number(stab.get('jaccard_min'), 2)})")
             if stab.get("jaccard_mean") is not None else "not measured (too few customers)",
@@ -273,6 +395,14 @@ def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
                                         ("Feature", "Direction", "This persona (median)", "Everyone else"),
                                         member_rows, (False, False, True, True)),
             "quotes": quotes,
+            "profile_key": Table("Profile against all customers", ("Feature", "Segment median",
+                                                                   "All customers", "Difference (z)"),
+                                 tuple(key_rows), (False, True, True, True)),
+            "actions": [{"text": a.text, "evidence": a.evidence}
+                        for a in persona_actions(seg, population, drivers)],
+            "median_spend_all": fmt.currency(prof["features"].get("monetary", {}).get("population_median")),
+            "median_aov_all": fmt.currency(prof["features"].get("avg_order_value", {}).get("population_median")),
+            "sentiment_all": fmt.number(senti.get("population_mean_positive_prob"), 2),
         })
     return out
 
@@ -340,3 +470,108 @@ def geography_view(states: dict[str, Any] | None) -> dict[str, Any]:
         "moran_p": fmt.pvalue(spatial.get("moran_p")),
         "method": spatial.get("multiple_testing", ""),
     }
+
+
+# --------------------------------------------------------------------------- month over month
+
+def _change_words(rel: float | None, up: str = "up", down: str = "down") -> str:
+    if rel is None:
+        return "unchanged"
+    if abs(rel) < 0.005:
+        return "about unchanged"
+    return f"{up if rel > 0 else down} {fmt.percent(abs(rel), 1 if abs(rel) < 0.1 else 0)}"
+
+
+def _change_to(rel: float | None, value: str, up: str = "up", down: str = "down") -> str:
+    """``up 4.2% to $1,200`` / ``about unchanged at $1,200``."""
+    words = _change_words(rel, up, down)
+    return f"{words} {'at' if words.endswith('unchanged') else 'to'} {value}"
+
+
+def changes_view(changes: dict[str, Any] | None) -> dict[str, Any]:
+    """What changed since the previous period: bullets, KPI and persona tables, migration matrix.
+
+    ``available`` is False for a first run (no previous period in the output folder).
+    """
+    if not changes or not changes.get("previous_period"):
+        return {"available": False, "bullets": [],
+                "note": (changes or {}).get("notes", ["no previous run"])[0] if changes else ""}
+    prev = fmt.month(changes["previous_period"])
+    k = changes["kpis"]
+    bullets = [
+        f"Revenue {_change_to(k['revenue']['relative'], fmt.currency(k['revenue']['current']))} "
+        f"(from {fmt.currency(k['revenue']['previous'])}); active customers "
+        f"{_change_to(k['customers']['relative'], fmt.number(k['customers']['current']))}.",
+    ]
+    mig = changes.get("migration")
+    segs = changes.get("segments", [])
+    if mig:
+        t = mig["totals"]
+        stayed_share = t["stayed"] / t["previous_customers"] if t["previous_customers"] else None
+        bullets.append(f"{fmt.plural(t['new'], 'new customer')} and {fmt.number(t['lapsed'])} lapsed; "
+                       f"{fmt.number(t['stayed'])} of {fmt.number(t['previous_customers'])} "
+                       f"({fmt.percent(stayed_share)}) stayed in their persona and {fmt.number(t['moved'])} moved.")
+        names = {n["key"]: n["name"] for n in mig["from"] + mig["to"]}
+        moves = [f for f in mig["flows"] if f["from"] != f["to"] and f["from"] != "new" and f["to"] != "lapsed"]
+        if moves:
+            top = moves[0]
+            bullets.append(f"Largest move: {fmt.plural(top['customers'], 'customer')} from "
+                           f"{names[top['from']]} to {names[top['to']]}.")
+    moving = [s for s in segs if s["customers"]["relative"] is not None and abs(s["customers"]["relative"]) >= 0.05]
+    if moving:
+        s = max(moving, key=lambda s: (abs(s["customers"]["relative"]), -s["segment_id"]))
+        size = fmt.plural(s["customers"]["current"], "customer")
+        bullets.append(f"{s['name']} {_change_to(s['customers']['relative'], size, 'grew', 'shrank')}; its spend "
+                       f"{_change_words(s['spend']['relative'])}.")
+    sent = k.get("mean_positive_prob", {})
+    if sent.get("delta") is not None:
+        bullets.append(f"Review sentiment {fmt.number(sent['current'], 2)} "
+                       f"({fmt.delta(sent['delta'], 'number', 2)} from {fmt.number(sent['previous'], 2)}).")
+
+    kpi_labels = (("customers", "Active customers", "number"), ("revenue", "Revenue", "currency"),
+                  ("orders", "Orders", "number"), ("avg_order_value", "Average order value", "currency2"),
+                  ("reviews", "Reviews", "number"), ("mean_positive_prob", "Review sentiment", "score"))
+
+    def show(value: Any, kind: str) -> str:
+        return {"number": lambda v: fmt.number(v), "currency": lambda v: fmt.currency(v),
+                "currency2": lambda v: fmt.currency(v, digits=2), "score": lambda v: fmt.number(v, 2)}[kind](value)
+
+    kpi_rows = tuple(Row((label, show(k[key]["current"], kind), show(k[key]["previous"], kind),
+                          fmt.delta(k[key]["delta"], "number", 2) if kind == "score"
+                          else fmt.delta(k[key]["relative"], "percent", 1)))
+                     for key, label, kind in kpi_labels if key in k)
+    seg_rows = tuple(Row((s["name"], fmt.number(s["customers"]["current"]), fmt.number(s["customers"]["previous"]),
+                          fmt.delta(s["customers"]["delta"]), fmt.delta(s["spend"]["relative"], "percent", 1)))
+                     for s in segs)
+    out = {
+        "available": True, "previous_label": prev, "bullets": bullets,
+        "kpis": Table(f"Headline numbers, {prev} → this month", ("Measure", "This month", prev, "Change"),
+                      kpi_rows, (False, True, True, True)),
+        "segments": Table("Persona sizes (same persona id in both months)",
+                          ("Persona", "Customers", prev, "Change", "Spend change"), seg_rows,
+                          (False, True, True, True, True)),
+        "migration": None, "legend": [],
+    }
+    if mig:
+        codes = {n["key"]: (f"P{n['segment_id']}" if n["segment_id"] is not None else n["name"].split(" ")[0])
+                 for n in mig["to"]}
+        headers = ("From ↓ / to →", *(codes[n["key"]] for n in mig["to"]), "Total")
+        rows = tuple(Row((f"P{n['segment_id']} {n['name']}" if n["segment_id"] is not None else n["name"],
+                          *(fmt.number(c) for c in counts), fmt.number(sum(counts))))
+                     for n, counts in zip(mig["from"], mig["counts"]))
+        col_totals = [sum(col) for col in zip(*mig["counts"])]
+        rows += (Row(("Total", *(fmt.number(c) for c in col_totals), fmt.number(sum(col_totals))),),)
+        out["migration"] = Table(f"Customers by persona: {prev} (rows) → this month (columns)", headers, rows,
+                                 (False, *([True] * (len(headers) - 1))))
+        out["legend"] = [f"P{n['segment_id']} = {n['name']}" for n in mig["to"] if n["segment_id"] is not None]
+        out["sankey"] = {
+            "labels": [n["name"] for n in mig["from"] + mig["to"]],
+            "source": [], "target": [], "value": [],
+        }
+        index_from = {n["key"]: i for i, n in enumerate(mig["from"])}
+        index_to = {n["key"]: len(mig["from"]) + i for i, n in enumerate(mig["to"])}
+        for f in mig["flows"]:
+            out["sankey"]["source"].append(index_from[f["from"]])
+            out["sankey"]["target"].append(index_to[f["to"]])
+            out["sankey"]["value"].append(f["customers"])
+    return out

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,25 @@ def runner() -> CliRunner:
 def invoke(runner: CliRunner, *args: str):
     """Run the CLI in-process and return the result (exit code, stdout, stderr)."""
     return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+CLI = [sys.executable, "-m", "pipeline.cli"]
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> Path:
+    """``segment-report demo`` on 3,000 transactions, run once per test session (the installed CLI
+    in a subprocess); returns the demo folder (``data/`` + two period folders). Tests that change
+    a run must copy it first."""
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    proc = subprocess.run([*CLI, "-q", "demo", "--out", str(out), "--transactions", "3000"],
+                          capture_output=True, text=True, cwd=out.parent, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def demo_run_dir(demo: Path) -> Path:
+    """The demo's last period folder (the demo runs two months; the last shows what changed)."""
+    run_dirs = sorted(p for p in demo.iterdir() if p.is_dir() and p.name != "data" and not p.name.startswith("."))
+    assert [p.name for p in run_dirs] == ["2026-09", "2026-10"], run_dirs
+    return run_dirs[-1]

@@ -50,23 +50,7 @@ def _leaks(text: str, pii: set[str], max_tokens: int) -> set[str]:
     return found
 
 
-CLI = [sys.executable, "-m", "pipeline.cli"]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    """``segment-report demo`` on 3,000 transactions; returns the demo folder."""
-    out = tmp_path_factory.mktemp("demo") / "demo"
-    proc = subprocess.run([*CLI, "-q", "demo", "--out", str(out), "--transactions", "3000"],
-                          capture_output=True, text=True, cwd=out.parent, timeout=900)
-    assert proc.returncode == 0, proc.stderr
-    return out
-
-
-def _run_dir(demo: Path) -> Path:
-    run_dirs = [p for p in demo.iterdir() if p.is_dir() and p.name != "data" and not p.name.startswith(".")]
-    assert len(run_dirs) == 1
-    return run_dirs[0]
+from tests.conftest import CLI, demo_run_dir as _run_dir
 
 
 def test_run_folder_contract(demo):
@@ -106,11 +90,12 @@ def test_render_redraws_without_recomputing(demo):
     assert {p.name: p.read_bytes() for p in (run / "results").iterdir()} == results_before
 
 
-def test_killed_run_leaves_published_report_intact(demo):
+def test_killed_run_leaves_published_report_intact(demo, tmp_path):
+    demo = Path(shutil.copytree(demo, tmp_path / "demo"))
     run = _run_dir(demo)
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != "status.json"}
     proc = subprocess.Popen([*CLI, "-q", "run", "--config", str(demo / "data" / "segment-report.yaml"),
-                             "--out", str(demo), "--period", run.name],
+                             "--out", str(demo), "--period", run.name, "--force"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     stage = None
