@@ -189,10 +189,10 @@ def _basket(segment: dict[str, Any]) -> Action | None:
 
 
 _DRIVER_TEXT = {
-    "frequency": "Keep them ordering often: purchase frequency is their strongest value driver.",
-    "recency_days": "Keep them coming back soon: recent ordering is their strongest value driver.",
-    "items_per_order": "Keep their baskets full: basket size is their strongest value driver.",
-    "tenure_days": "Nurture the relationship: tenure is their strongest value driver.",
+    "frequency": "Keep them ordering often: purchase frequency lifts their predicted spend the most.",
+    "recency_days": "Keep them coming back soon: recent ordering lifts their predicted spend the most.",
+    "items_per_order": "Keep their baskets full: basket size lifts their predicted spend the most.",
+    "tenure_days": "Nurture the relationship: tenure lifts their predicted spend the most.",
 }
 
 
@@ -202,8 +202,8 @@ def _driver_text(feature: str, label: str) -> str:
     for prefix in ("cat_share_", "top_category="):
         if feature.startswith(prefix):
             cat = _category(feature.removeprefix(prefix)).lower()
-            return f"Keep {cat} central in what you show them: it is their strongest value driver."
-    return f"Build on {label[:1].lower() + label[1:]}: it is their strongest value driver."
+            return f"Keep {cat} central in what you show them: it lifts their predicted spend the most."
+    return f"Build on {label[:1].lower() + label[1:]}: it lifts their predicted spend the most."
 
 
 def _driver(segment: dict[str, Any], drivers: dict[str, Any] | None) -> Action | None:

@@ -156,8 +156,10 @@ def _dependence(report, frame, g, out_dir) -> list[Path]:
     ax.scatter(x, s, s=6, alpha=0.35, color=_BLUE, linewidths=0, rasterized=True)
     dep = g.get("dependence") or []
     if dep and not g.get("binary"):
-        ax.plot([d["x_mean"] for d in dep], [d["mean_shap"] for d in dep], color="#111827",
-                lw=2, marker="o", ms=3, label="mean per value bin")
+        # one flat segment per bin (no line drawn across value ranges without customers)
+        ax.hlines([d["mean_shap"] for d in dep], [d["x_low"] for d in dep], [d["x_high"] for d in dep],
+                  color="#111827", lw=2, label="mean per value bin")
+        ax.plot([d["x_mean"] for d in dep], [d["mean_shap"] for d in dep], "o", color="#111827", ms=3)
         ax.legend(frameon=False, fontsize=8, loc="best")
     if g.get("binary"):
         ax.set_xticks([0, 1], ["no", "yes"])

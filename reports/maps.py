@@ -298,4 +298,4 @@ def interactive_map_html(fig: Any, config: dict[str, Any] | None = None) -> str:
     the empty base-map registration (no topojson download) followed by the plot ``<div>``."""
     config = {"displaylogo": False, **(config or {})}
     return ("<script>" + OFFLINE_GEO_ASSETS_JS + "</script>\n"
-            + fig.to_html(full_html=False, include_plotlyjs=False, config=config))
+            + fig.to_html(full_html=False, include_plotlyjs=False, config=config, div_id="state-map"))

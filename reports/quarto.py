@@ -1,40 +1,158 @@
 """The analyst site as a Quarto website project (``<run>/quarto/``).
 
-The repository's ``_quarto.yml`` is the base (shipped as package data); the generated
-``.qmd`` pages are added to its navigation. When a ``quarto`` binary is on PATH the project
-is rendered; otherwise the log says how to render it.
+The same pages as the HTML site (:mod:`reports.site`), from the same view models, written as
+Quarto Markdown: overview, personas (an overview page and one page per persona under
+``segments/``), value drivers, geography, data quality and methodology. The run's figures are
+copied into ``quarto/figures/`` and referenced relatively. The repository's ``_quarto.yml`` is
+the base (shipped as package data); every generated page is added to its navigation.
+
+The pages use only Markdown that Pandoc reads too (pipe tables, fenced divs for callouts,
+image attributes), so ``pandoc -f markdown`` converts each page without Quarto. When a
+``quarto`` binary is on PATH the project is rendered; otherwise the log says how to render it.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from markupsafe import Markup
 
 from pipeline.log import logger
 from pipeline.runfolder import RunResults, atomic_write_bytes, built_aside
-from reports.env import render, template_file
-from reports.views import data_quality_view, methodology_view, site_view
+from reports import formatting as fmt
+from reports.env import md_text, render, template_file
+from reports.site import driver_figures as site_driver_figures, key_insights
+from reports.views import (Kpi, Row, Table, changes_view, data_quality_view, drivers_view, geography_view,
+                           methodology_view, persona_views, personas_table, site_view)
+
+STATIC_MAP_ALT = "Map of the US states coloured by shrunk sentiment; grey states have too little data"
+EMBEDDING_ALT = "Customers on the 2-D UMAP map, coloured by persona"
+
+# Files of the run folder worth knowing about (named, not linked: the rendered Quarto site lives
+# in quarto/_site/, so relative links into the run folder would break).
+RUN_FILES = (
+    ("data/segments.csv", "customer_id → segment, for CRM activation"),
+    ("results/segments.json", "persona profiles and stability"),
+    ("results/drivers.json", "value model, SHAP tables, narratives"),
+    ("results/states.json", "per-state statistics"),
+    ("results/changes.json", "headline numbers, change since last month and the persona migration matrix"),
+    ("results/gates.json", "quality gates and whether the run passed"),
+    ("quarantine.csv", "rejected input rows with reasons"),
+    ("results/data_quality.json", "data-quality counts"),
+    ("manifest.json", "configuration, versions, hashes, timings"),
+)
 
 
-def md_section(title: str, template: str, **context: Any) -> dict[str, Any]:
-    """A titled Markdown block rendered from a partial template."""
-    return {"title": title, "md": Markup(render(template, **context))}
+@dataclass(frozen=True)
+class QmdPage:
+    """One page of the Quarto project: file (relative to ``quarto/``), nav title, template, context."""
+
+    file: str
+    title: str
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
 
 
-def build_pages(results: RunResults) -> list[tuple[str, str, str, dict[str, Any]]]:
-    """(file, nav title, template, context) for every page."""
-    return [
-        ("index.qmd", "Overview", "qmd/index.qmd", {"sections": []}),
-        ("data-quality.qmd", "Data quality", "qmd/data-quality.qmd",
-         {"dq": data_quality_view(results.data_quality)}),
-        ("methodology.qmd", "Methodology", "qmd/methodology.qmd",
-         {"method": methodology_view(results), "sections": []}),
+def alt_text(text: str) -> str:
+    """Text safe inside a double-quoted Pandoc attribute (``fig-alt="..."``): only letters,
+    digits, spaces and plain punctuation survive (no quotes, braces, backslashes or markup)."""
+    return re.sub(r"[^\w .,;:()%+\-–/×÷]", "", " ".join(str(text).split())).strip()
+
+
+def figure(name: str, caption: str, alt: str, root: str = "") -> dict[str, str]:
+    """A figure reference relative to the page (``root`` is ``../`` for pages in a folder)."""
+    return {"src": f"{root}figures/{name}.svg", "caption": caption, "alt": alt_text(alt)}
+
+
+def driver_figures(figures: dict[str, Path], drivers: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """The drivers page's figures by section, with the site's captions and order."""
+    return {section: [figure(Path(f["src"]).stem, f["caption"], f["alt"]) for f in figs]
+            for section, figs in site_driver_figures(figures, drivers).items()}
+
+
+def kpi_table(kpis: list[Kpi], caption: str) -> Table:
+    """The headline KPIs as a table; the change column (``+4.2% vs Sep 2026``) only when there
+    is a previous period, with the comparison month moved into its header."""
+    versus = next((k.delta.rsplit(" vs ", 1)[1] for k in kpis if " vs " in k.delta), "")
+    if not any(k.delta for k in kpis):
+        return Table(caption, ("Measure", "Value", "What it counts"),
+                     tuple(Row((k.label, k.value, k.note)) for k in kpis), (False, True, False))
+    return Table(caption, ("Measure", "Value", f"Change vs {versus}" if versus else "Change",
+                                      "What it counts"),
+                 tuple(Row((k.label, k.value, k.delta.removesuffix(f" vs {versus}") or fmt.MISSING, k.note))
+                       for k in kpis), (False, True, True, False))
+
+
+def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> list[QmdPage]:
+    """The pages of the project for the results that exist in this run (the site's pages)."""
+    figures = figures or {}
+    site = site_view(results)
+    segments = results.extra.get("segments")
+    drivers_raw = results.extra.get("drivers")
+    states_raw = results.extra.get("states")
+    personas = persona_views(segments, drivers_raw, results.reviews, results.customers) if segments else []
+    personas = [{**p, "qmd": f"segments/{p['slug']}.qmd",
+                 "summary_line": p["one_liner"].removeprefix(f"{p['name']}: ")} for p in personas]
+    dv = drivers_view(drivers_raw)
+    geo = geography_view(states_raw)
+    ch = changes_view(results.extra.get("changes"))
+    files = [{"path": path, "note": note} for path, note in RUN_FILES if (results.folder.root / path).exists()]
+    pages = [QmdPage("index.qmd", "Overview", "qmd/index.qmd", {
+        "kpis": kpi_table(site.kpis, f"{site.title}, {site.period_label}"), "ch": ch, "insights": key_insights(dv, geo, personas), "personas": personas, "files": files,
+    })]
+    if personas:
+        summary = segments["summary"]
+        pages.append(QmdPage("segments.qmd", "Personas", "qmd/segments.qmd", {
+            "personas": personas,
+            "table": personas_table(personas),
+            "summary": (f"{fmt.plural(summary['n_customers'], 'customer')} in "
+                        f"{fmt.plural(summary['n_segments'], 'persona')}; "
+                        f"{fmt.percent(summary.get('noise_share'), 1)} were unclear (noise) and assigned to "
+                        "their most likely persona."),
+            "embedding": (figure("segments_map", "Each dot is a customer placed by similarity of their features "
+                                 "(UMAP); colours are personas.", EMBEDDING_ALT)
+                          if "segments_map" in figures else None),
+        }))
+        for p in personas:
+            pages.append(QmdPage(p["qmd"], p["name"], "qmd/segment.qmd", {"p": p}))
+    if drivers_raw:
+        pages.append(QmdPage("drivers.qmd", "Value drivers", "qmd/drivers.qmd",
+                             {"dv": dv, "figures": driver_figures(figures, drivers_raw)}))
+    if states_raw:
+        pages.append(QmdPage("geography.qmd", "Geography", "qmd/geography.qmd", {
+            "geo": geo,
+            "static_map": (figure("states_map", "Colour: shrunk sentiment estimate. Grey: fewer than the minimum "
+                                  "customers or no reviews. Outlined: significant clusters.", STATIC_MAP_ALT)
+                           if "states_map" in figures else None),
+        }))
+    pages += [
+        QmdPage("data-quality.qmd", "Data quality", "qmd/data-quality.qmd",
+                {"dq": data_quality_view(results.data_quality)}),
+        QmdPage("methodology.qmd", "Methodology", "qmd/methodology.qmd", {"method": methodology_view(results)}),
     ]
+    return pages
+
+
+def navbar(pages: list[QmdPage]) -> list[dict[str, Any]]:
+    """Navbar entries: one per top-level page; persona pages in a "Personas" menu. Persona
+    entries carry no ``text``: Quarto then shows the page's (escaped) title, so no data-derived
+    text is written into _quarto.yml."""
+    left: list[dict[str, Any]] = []
+    personas = [p for p in pages if p.file.startswith("segments/")]
+    for page in pages:
+        if page.file.startswith("segments/"):
+            continue
+        if page.file == "segments.qmd" and personas:
+            left.append({"text": page.title, "menu": [{"href": page.file, "text": "All personas"},
+                                                      *({"href": p.file} for p in personas)]})
+        else:
+            left.append({"href": page.file, "text": page.title})
+    return left
 
 
 def base_config() -> dict[str, Any]:
@@ -43,25 +161,41 @@ def base_config() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def render_quarto(results: RunResults, out_dir: Path, run_quarto: bool = True) -> list[Path]:
-    """Write the Quarto project; render it when the Quarto CLI is installed.
+def render_quarto(results: RunResults, out_dir: Path, figures: dict[str, Path] | None = None,
+                  run_quarto: bool = True) -> list[Path]:
+    """Write the Quarto project (pages, ``_quarto.yml``, ``figures/``); render it when the
+    Quarto CLI is installed.
+
+    Args:
+        figures: name -> SVG path, as drawn by :func:`reports.figures.draw_all`; each SVG is
+            copied into ``figures/`` and the pages reference the ones that exist.
 
     Returns:
         The written ``_quarto.yml`` and ``.qmd`` files.
     """
     out_dir = Path(out_dir)
+    figures = {name: Path(path) for name, path in (figures or {}).items() if Path(path).exists()}
     site = site_view(results)
-    pages = build_pages(results)
+    pages = build_pages(results, figures)
     config = base_config()
     config.setdefault("website", {})["title"] = f"{site.title}, {site.period_label}"
-    config["website"].setdefault("navbar", {})["left"] = [{"href": f, "text": t} for f, t, _, _ in pages]
+    config["website"].setdefault("navbar", {})["left"] = navbar(pages)
+    config["website"]["page-footer"] = {"center": md_text(site.footer)}
     written = [out_dir / "_quarto.yml"]
     with built_aside(out_dir) as tmp:
         atomic_write_bytes(tmp / "_quarto.yml",
                            yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode("utf-8"))
-        for filename, _, template, context in pages:
-            atomic_write_bytes(tmp / filename, render(template, site=site, **context).encode("utf-8"))
-            written.append(out_dir / filename)
+        for page in pages:
+            root = "../" * page.file.count("/")
+            text = render(page.template, site=site, page={"file": page.file, "title": page.title, "root": root},
+                          **page.context)
+            (tmp / page.file).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(tmp / page.file, text.encode("utf-8"))
+            written.append(out_dir / page.file)
+        if figures:
+            (tmp / "figures").mkdir()
+            for name, path in sorted(figures.items()):
+                shutil.copy(path, tmp / "figures" / f"{name}.svg")
     quarto = shutil.which("quarto")
     if run_quarto and quarto:
         proc = subprocess.run([quarto, "render"], cwd=out_dir, capture_output=True, text=True)

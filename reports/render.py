@@ -43,7 +43,7 @@ def render_run(run: Path | RunResults, formats: tuple[str, ...] = FORMATS) -> li
     if "quarto" in formats:
         from reports.quarto import render_quarto
 
-        written += render_quarto(results, root / "quarto")
+        written += render_quarto(results, root / "quarto", figures)
     if "pdf" in formats:
         from reports.pdf import render_executive_pdf
 

@@ -33,25 +33,30 @@ def section(id_: str, title: str, template: str, **context: Any) -> dict[str, An
     return {"id": id_, "title": title, "html": Markup(render(template, **context))}
 
 
-FIGURE_CAPTIONS = {
-    "drivers_importance": "Share of the value model's importance (mean |SHAP|) per feature, with its interval.",
-    "drivers_beeswarm": "Each dot is a customer: how much the feature moved their predicted spend (x), coloured by the feature's value.",
-    "drivers_segments": "Mean SHAP per persona: what drives predicted spend inside each persona.",
-    "drivers_membership": "Features that set each persona apart (one-vs-rest membership models).",
-}
+def _figure(figures: dict[str, Path], name: str, caption: str) -> list[dict[str, str]]:
+    return [{"src": f"figures/{name}.svg", "alt": caption, "caption": caption}] if name in figures else []
 
 
-def _figures(figures: dict[str, Path], prefix: str) -> list[dict[str, str]]:
-    out = []
-    for name in sorted(figures, key=lambda n: (not n.startswith("drivers_importance"),
-                                               not n.startswith("drivers_beeswarm"), n)):
-        if not name.startswith(prefix):
-            continue
-        caption = FIGURE_CAPTIONS.get(name, "How predicted spend changes with " +
-                                      name.removeprefix("drivers_dependence_").replace("_", " ") +
-                                      " (SHAP dependence).")
-        out.append({"src": f"figures/{name}.svg", "alt": caption, "caption": caption})
-    return out
+def driver_figures(figures: dict[str, Path], drivers: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """The drivers page's figures by section; dependence plots in rank order with readable labels."""
+    from pipeline.drivers import feature_label
+
+    dependence = []
+    for g in drivers.get("global_importance", []):
+        dependence += _figure(figures, f"drivers_dependence_{g['feature']}",
+                              f"#{g['rank']} {feature_label(g['feature'])}: how predicted spend changes with it "
+                              "(each dot a customer; the line is the mean per bin).")
+    return {
+        "overall": _figure(figures, "drivers_importance", "Share of the value model's importance (mean |SHAP|) "
+                           "per feature, with its interval; grey bars are within noise.")
+        + _figure(figures, "drivers_beeswarm", "Each dot is a customer: how much the feature moved their "
+                  "predicted spend (x), coloured by the feature's value."),
+        "dependence": dependence,
+        "per_segment": _figure(figures, "drivers_segments",
+                               "Mean SHAP per persona: what drives predicted spend inside each persona."),
+        "membership": _figure(figures, "drivers_membership",
+                              "Features that set each persona apart (one-vs-rest membership models)."),
+    }
 
 
 def key_insights(drivers: dict[str, Any], geo: dict[str, Any], personas: list[dict[str, Any]]) -> list[str]:
@@ -133,7 +138,7 @@ def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> 
             pages.append(Page(p["href"], p["name"], "html/segment.html", {"p": p}, in_nav=False))
     if drivers_raw:
         pages.append(Page("drivers.html", "Value drivers", "html/drivers.html",
-                          {"dv": dv, "figures": _figures(figures, "drivers_")}))
+                          {"dv": dv, "figures": driver_figures(figures, drivers_raw)}))
     if states_raw:
         from reports.maps import build_interactive_map, interactive_map_html
 

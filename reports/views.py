@@ -334,7 +334,7 @@ def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
                 digits = 0  # counts and flags: 3 vs 4 orders, not 3.00 vs 4.00
             rows.append(Row((_feature_label(feat), fmt.number(vals["median"], digits),
                              fmt.number(vals["population_median"], digits),
-                             f"{vals['z']:+.2f}" if vals.get("z") is not None else fmt.MISSING)))
+                             f"{round(vals['z'], 2) + 0.0:+.2f}" if vals.get("z") is not None else fmt.MISSING)))
             if feat in ("recency_days", "frequency", "monetary", "avg_order_value", "items_per_order",
                         "tenure_days", "age"):
                 # the persona PDF's shorter profile; sentiment has its own figures there (the
@@ -392,7 +392,7 @@ def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
             "value_drivers": Table("What drives spend inside this persona (mean SHAP, $ per customer)",
                                    ("Feature", "Mean effect on predicted spend"), value_rows, (False, True)),
             "membership_drivers": Table("What sets this persona apart (top features of a one-vs-rest model)",
-                                        ("Feature", "Direction", "This persona (median)", "Everyone else"),
+                                        ("Feature", "Direction", "This persona (typical)", "Everyone else"),
                                         member_rows, (False, False, True, True)),
             "quotes": quotes,
             "profile_key": Table("Profile against all customers", ("Feature", "Segment median",
@@ -431,6 +431,10 @@ def drivers_view(drivers: dict[str, Any] | None) -> dict[str, Any]:
         "available": drivers.get("status") == "ok",
         "status": drivers.get("status"),
         "narratives": [n["text"] for n in drivers.get("narratives", [])],
+        "overall": [n["text"] for n in drivers.get("narratives", [])
+                    if not n.get("id", "").startswith(("segment_", "membership_"))],
+        "per_segment": [n["text"] for n in drivers.get("narratives", []) if n.get("id", "").startswith("segment_")],
+        "membership": [n["text"] for n in drivers.get("narratives", []) if n.get("id", "").startswith("membership_")],
         "r2": fmt.number(model.get("r2_test"), 2),
         "mae": fmt.currency(model.get("mae_test")),
         "n_train": fmt.number(model.get("n_train")),
@@ -462,13 +466,18 @@ def geography_view(states: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "available": True,
         "narrative": states.get("narrative", []),
-        "table": Table("Sentiment by state (customers with reviews)",
+        "table": Table("Sentiment by state (states with customers; those with too little data are marked)",
                        ("State", "Customers", "Reviewers", "Mean", "95% interval", "Shrunk estimate",
                         "Spatial cluster", "Rank"), tuple(rows),
                        (False, True, True, True, True, True, False, True)),
         "moran_i": fmt.number(spatial.get("moran_i"), 2),
         "moran_p": fmt.pvalue(spatial.get("moran_p")),
         "method": spatial.get("multiple_testing", ""),
+        "spatial_note": (f"Spatial autocorrelation across states: global Moran's I {fmt.number(spatial['moran_i'], 2)} "
+                         f"({fmt.pvalue(spatial.get('moran_p'))}, {fmt.significance(spatial.get('moran_p'))})."
+                         if spatial.get("moran_i") is not None else "Spatial autocorrelation was not tested "
+                         "(too few states with enough data).")
+                        + (f" Local clusters: {spatial['multiple_testing']}." if spatial.get("multiple_testing") else ""),
     }
 
 
