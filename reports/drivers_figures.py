@@ -22,7 +22,8 @@ _BLUE, _RED, _GREY = "#2563eb", "#dc2626", "#6b7280"
 _MAX_FEATURES = 12
 
 
-def _slug(name: str) -> str:
+def figure_slug(name: str) -> str:
+    """File-name part of a feature's figure: ``top_category=Home Decor`` -> ``top_category_home_decor``."""
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
@@ -169,7 +170,7 @@ def _dependence(report, frame, g, out_dir) -> list[Path]:
     ax.set_title(f"#{g['rank']} {g['label']}", loc="left", fontsize=11)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    return _save(fig, out_dir, f"drivers_dependence_{_slug(g['feature'])}")
+    return _save(fig, out_dir, f"drivers_dependence_{figure_slug(g['feature'])}")
 
 
 def _grid(n: int) -> tuple[int, int]:

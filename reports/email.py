@@ -24,7 +24,7 @@ from pipeline.errors import ConfigError, DeliveryError, InputDataError
 from pipeline.log import logger
 from pipeline.runfolder import RunResults, load_results
 from reports.env import render
-from reports.views import site_view
+from reports.views import changes_view, persona_views, site_view
 
 EXECUTIVE_PDF = Path("pdf") / "executive-summary.pdf"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -115,9 +115,11 @@ def build_message(results: RunResults, recipients: tuple[str, ...], cfg: EmailCo
     attachments = [pdf]
     if cfg.attach_personas:
         attachments += sorted((root / "pdf" / "personas").glob("*.pdf"))
-    personas = [seg.get("one_liner") or seg.get("name", "")
-                for seg in results.extra.get("segments", {}).get("segments", [])]
-    context = {"site": site, "personas": personas,
+    segments = results.extra.get("segments")
+    personas = [p["one_liner"] for p in persona_views(segments, results.extra.get("drivers"))] if segments else []
+    changes = changes_view(results.extra.get("changes"))
+    context = {"site": site, "personas": personas, "changes": changes["bullets"],
+               "since": changes.get("previous_label", ""),
                "site_location": cfg.site_url or str((root / "site" / "index.html").resolve()),
                "attachments": [p.name for p in attachments]}
     msg = EmailMessage()

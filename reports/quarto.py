@@ -61,7 +61,8 @@ class QmdPage:
 def alt_text(text: str) -> str:
     """Text safe inside a double-quoted Pandoc attribute (``fig-alt="..."``): only letters,
     digits, spaces and plain punctuation survive (no quotes, braces, backslashes or markup)."""
-    return re.sub(r"[^\w .,;:()%+\-–/×÷]", "", " ".join(str(text).split())).strip()
+    text = " ".join(str(text).split()).replace("'", "’")
+    return re.sub(r"[^\w .,;:()%#+\-–/×÷’]", "", text).strip()
 
 
 def figure(name: str, caption: str, alt: str, root: str = "") -> dict[str, str]:
@@ -82,8 +83,7 @@ def kpi_table(kpis: list[Kpi], caption: str) -> Table:
     if not any(k.delta for k in kpis):
         return Table(caption, ("Measure", "Value", "What it counts"),
                      tuple(Row((k.label, k.value, k.note)) for k in kpis), (False, True, False))
-    return Table(caption, ("Measure", "Value", f"Change vs {versus}" if versus else "Change",
-                                      "What it counts"),
+    return Table(caption, ("Measure", "Value", f"Change vs {versus}" if versus else "Change", "What it counts"),
                  tuple(Row((k.label, k.value, k.delta.removesuffix(f" vs {versus}") or fmt.MISSING, k.note))
                        for k in kpis), (False, True, True, False))
 
@@ -103,7 +103,8 @@ def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> 
     ch = changes_view(results.extra.get("changes"))
     files = [{"path": path, "note": note} for path, note in RUN_FILES if (results.folder.root / path).exists()]
     pages = [QmdPage("index.qmd", "Overview", "qmd/index.qmd", {
-        "kpis": kpi_table(site.kpis, f"{site.title}, {site.period_label}"), "ch": ch, "insights": key_insights(dv, geo, personas), "personas": personas, "files": files,
+        "kpis": kpi_table(site.kpis, f"{site.title}, {site.period_label}"), "ch": ch,
+        "insights": key_insights(dv, geo, personas), "personas": personas, "files": files,
     })]
     if personas:
         summary = segments["summary"]

@@ -40,10 +40,11 @@ def _figure(figures: dict[str, Path], name: str, caption: str) -> list[dict[str,
 def driver_figures(figures: dict[str, Path], drivers: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
     """The drivers page's figures by section; dependence plots in rank order with readable labels."""
     from pipeline.drivers import feature_label
+    from reports.drivers_figures import figure_slug
 
     dependence = []
     for g in drivers.get("global_importance", []):
-        dependence += _figure(figures, f"drivers_dependence_{g['feature']}",
+        dependence += _figure(figures, f"drivers_dependence_{figure_slug(g['feature'])}",
                               f"#{g['rank']} {feature_label(g['feature'])}: how predicted spend changes with it "
                               "(each dot a customer; the line is the mean per bin).")
     return {

@@ -240,7 +240,7 @@ def _pandoc_html(qmd: Path) -> str:
 
 
 def test_quarto_markdown_is_inert(hostile):
-    pages = sorted((hostile / "quarto").glob("*.qmd"))
+    pages = sorted((hostile / "quarto").rglob("*.qmd"))
     assert pages
     reached = 0
     for qmd in pages:
