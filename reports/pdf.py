@@ -71,9 +71,18 @@ def first_page(results: RunResults, figures: dict[str, Path]) -> Markup:
     return Markup(render("pdf/_first_page.html", ch=changes_view(results.extra.get("changes")),
                          persona_table=personas_table(persona_views(segments, drivers)) if segments else None,
                          driver_sentence=next((t for t in narratives if "driver of" in t), ""),
-                         geo_sentence=" ".join([t for t in geo if "hotspot" in t or "highest" in t][:2]
-                                               or geo[:1]),
+                         geo_sentence=_where_sentence(geo),
                          map=_uri(figures.get("states_map"))))
+
+
+def _where_sentence(narrative: list[str]) -> str:
+    """Page 1's geography sentence(s): significant clusters if any, else the no-hotspot or the
+    highest/lowest sentence (all from the stage's narrative)."""
+    for key in ("cluster:", "hotspot", "highest"):
+        picked = [t for t in narrative if key in t]
+        if picked:
+            return " ".join(picked[:2])
+    return narrative[0] if narrative else ""
 
 
 def render_executive_pdf(results: RunResults, out_path: Path, figures: dict[str, Path] | None = None) -> Path:
