@@ -263,12 +263,13 @@ def _sentiment_cfg(config_path: Path | None, **flags: Any):
     "segment-report sentiment score reviews.parquet --text-col body --model vader"))
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--text-col", required=True, help="Column holding the review text.")
+@click.option("--title-col", help="Optional review-title column, scored joined with the text ('title. text').")
 @click.option("--out", "out_path", type=click.Path(path_type=Path),
               help="Output CSV or Parquet (by extension). Default: FILE's folder, "
                    "FILE-stem.scored.csv (or .parquet for a Parquet input).")
 @_sentiment_options
-def sentiment_score(file: Path, text_col: str, out_path: Path | None, config_path: Path | None,
-                    model: str | None, batch_size: int | None, max_length: int | None,
+def sentiment_score(file: Path, text_col: str, title_col: str | None, out_path: Path | None,
+                    config_path: Path | None, model: str | None, batch_size: int | None, max_length: int | None,
                     quantize: bool | None, threads: int | None, cache_dir: Path | None) -> None:
     """Add positive_prob and label to every row of a review file.
 
@@ -276,15 +277,17 @@ def sentiment_score(file: Path, text_col: str, out_path: Path | None, config_pat
     nothing to score); label is negative / neutral / positive, or unscorable. A summary
     (label counts, reviews/s, text-quality counts) is printed to stdout.
     """
-    from pipeline.sentiment import SentimentScorer, read_table, require_column, write_table
+    from pipeline.sentiment import SentimentScorer, read_table, require_column, review_texts, write_table
 
     cfg = _sentiment_cfg(config_path, model=model, batch_size=batch_size, max_length=max_length,
                          quantize=quantize, threads=threads)
     df = read_table(file)
     require_column(df, text_col, "--text-col", file)
+    if title_col:
+        require_column(df, title_col, "--title-col", file)
     scorer = SentimentScorer(cfg, cache_dir)
     try:
-        scores, quality, stats = scorer.score(df[text_col].tolist())
+        scores, quality, stats = scorer.score(review_texts(df, text_col, title_col))
     finally:
         scorer.close()
     df = df.copy()
@@ -316,6 +319,8 @@ def sentiment_score(file: Path, text_col: str, out_path: Path | None, config_pat
 @click.option("--rating-col", required=True, help="Column holding the 1-5 star rating.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Model folder.")
 @click.option("--title-col", help="Optional review-title column; titles become extra examples.")
+@click.option("--join-titles", is_flag=True,
+              help="Also train on 'title. text' (how reviews with a title are scored).")
 @click.option("--epochs", type=int, default=8, show_default=True, help="Maximum epochs (early stopping may end sooner).")
 @click.option("--max-minutes", type=float, help="Stop training after this many minutes, keeping the best checkpoint.")
 @click.option("--max-length", type=int, default=128, show_default=True, help="Truncation in tokens.")
@@ -324,8 +329,9 @@ def sentiment_score(file: Path, text_col: str, out_path: Path | None, config_pat
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed (splits, sampling, init).")
 @click.option("--threads", type=int, help="CPU threads for training.")
 def sentiment_train(reviews: Path, text_col: str, rating_col: str, out_dir: Path,
-                    title_col: str | None, epochs: int, max_minutes: float | None, max_length: int,
-                    max_steps: int | None, from_shipped: bool, seed: int, threads: int | None) -> None:
+                    title_col: str | None, join_titles: bool, epochs: int, max_minutes: float | None,
+                    max_length: int, max_steps: int | None, from_shipped: bool, seed: int,
+                    threads: int | None) -> None:
     """Fine-tune the sentiment model on rated reviews.
 
     Ratings 1-2 are negative and 4-5 positive (3 only tunes the neutral band). A stratified
@@ -338,7 +344,8 @@ def sentiment_train(reviews: Path, text_col: str, rating_col: str, out_dir: Path
 
     df = read_table(reviews)
     cfg = TrainConfig(epochs=epochs, seed=seed, threads=threads, max_length=max_length,
-                      max_steps=max_steps, time_budget_s=max_minutes * 60 if max_minutes else None)
+                      max_steps=max_steps, time_budget_s=max_minutes * 60 if max_minutes else None,
+                      join_titles=join_titles)
     result = train_sentiment_model(df, text_col, rating_col, out_dir, title_col=title_col, cfg=cfg,
                                    init_adapter=SHIPPED_MODEL_DIR if from_shipped else None,
                                    training_data=f"{reviews.name} ({text_col}"
@@ -349,6 +356,10 @@ def sentiment_train(reviews: Path, text_col: str, rating_col: str, out_dir: Path
                f"accuracy {test['binary']['accuracy']:.4f} (n={test['binary']['n']})")
     click.echo(f"held-out test, 3 classes: macro-F1 {test['three_class']['macro_f1']:.4f} "
                f"(n={test['three_class']['n']}); neutral band {result.card['neutral_band']}")
+    titled = result.card["metrics"].get("test_split_title_and_text")
+    if titled:
+        click.echo(f"held-out test, title + text, negative vs positive: macro-F1 "
+                   f"{titled['binary']['macro_f1']:.4f}, accuracy {titled['binary']['accuracy']:.4f}")
     click.echo(f"wrote {out_dir} (use it with sentiment.model: {out_dir})")
 
 
@@ -359,9 +370,10 @@ def sentiment_train(reviews: Path, text_col: str, rating_col: str, out_dir: Path
 @click.option("--text-col", required=True, help="Column holding the review text.")
 @click.option("--label-col", required=True,
               help="True label: words (negative/neutral/positive, neg/pos) or 1-5 ratings.")
+@click.option("--title-col", help="Optional review-title column, scored joined with the text ('title. text').")
 @_sentiment_options
-def sentiment_evaluate(file: Path, text_col: str, label_col: str, config_path: Path | None,
-                       model: str | None, batch_size: int | None, max_length: int | None,
+def sentiment_evaluate(file: Path, text_col: str, label_col: str, title_col: str | None,
+                       config_path: Path | None, model: str | None, batch_size: int | None, max_length: int | None,
                        quantize: bool | None, threads: int | None, cache_dir: Path | None) -> None:
     """Print accuracy, macro-F1 and the confusion matrix on labelled reviews.
 
@@ -369,18 +381,20 @@ def sentiment_evaluate(file: Path, text_col: str, label_col: str, config_path: P
     Without a neutral class in the truth the prediction is binary (positive_prob >= 0.5).
     """
     from pipeline.sentiment import (SentimentScorer, evaluate_labels, labels_from_column,
-                                    read_table, require_column)
+                                    read_table, require_column, review_texts)
 
     cfg = _sentiment_cfg(config_path, model=model, batch_size=batch_size, max_length=max_length,
                          quantize=quantize, threads=threads)
     df = read_table(file)
     require_column(df, text_col, "--text-col", file)
     require_column(df, label_col, "--label-col", file)
+    if title_col:
+        require_column(df, title_col, "--title-col", file)
     true = labels_from_column(df[label_col], cfg)
     keep = true.notna().to_numpy()
     scorer = SentimentScorer(cfg, cache_dir)
     try:
-        scores, _, stats = scorer.score(df.loc[keep, text_col].tolist())
+        scores, _, stats = scorer.score(review_texts(df.loc[keep], text_col, title_col))
     finally:
         scorer.close()
     m = evaluate_labels(true[keep].reset_index(drop=True), scores)

@@ -104,6 +104,7 @@ class ReviewColumns(StrictModel):
     date: str | None = "date"
     text: str = "text"
     rating: str | None = "rating"
+    title: str | None = None
 
 
 class TableFile(StrictModel):

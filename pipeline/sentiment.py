@@ -131,6 +131,21 @@ def _text_hash(text: str, max_length: int) -> str:
     return hashlib.sha256(f"{max_length}\x00{text}".encode("utf-8")).hexdigest()
 
 
+def join_title(title: Any, text: Any) -> str:
+    """``"Love it. Fits well..."``: how a review with a title is scored (text alone without one)."""
+    title = str(title).strip() if isinstance(title, str) else ""
+    if not title:
+        return str(text)
+    return f"{title}{'' if title[-1] in '.!?' else '.'} {text}"
+
+
+def review_texts(df: pd.DataFrame, text_col: str, title_col: str | None = None) -> list[Any]:
+    """The texts to score: ``text_col``, or each title joined with its text when ``title_col``."""
+    if title_col is None:
+        return df[text_col].tolist()
+    return [join_title(t, x) if isinstance(x, str) else x for t, x in zip(df[title_col], df[text_col])]
+
+
 # --------------------------------------------------------------------------- cache
 
 class ScoreCache:

@@ -38,6 +38,7 @@ import pandas as pd
 
 from pipeline.errors import ConfigError, InputDataError
 from pipeline.log import logger, progress_bar
+from pipeline.sentiment import join_title
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -72,6 +73,7 @@ class TrainConfig:
     test_size: float = 0.2
     val_size: float = 0.1
     use_titles: bool = True
+    join_titles: bool = False
     evals_per_epoch: int = 2
     patience: int = 3
     val_max_per_class: int = 400
@@ -497,9 +499,10 @@ def _length_batches(pairs: list[tuple[int, int]], lengths: list[int], batch_size
 
 # --------------------------------------------------------------------------- training
 
-def _add_examples(frame: pd.DataFrame, indices: Any, use_titles: bool,
+def _add_examples(frame: pd.DataFrame, indices: Any, cfg: TrainConfig,
                   texts: list[str], labels: list[str]) -> None:
-    """Append each head-class review (and its title, as a second example) to texts/labels."""
+    """Append each head-class review to texts/labels, plus its title (``use_titles``) and the
+    title joined with the text (``join_titles``) as further examples."""
     for i in indices:
         lab = frame.at[i, "label"]
         if lab not in HEAD_LABELS:
@@ -507,9 +510,11 @@ def _add_examples(frame: pd.DataFrame, indices: Any, use_titles: bool,
         texts.append(str(frame.at[i, "text"]))
         labels.append(lab)
         title = frame.at[i, "title"]
-        if use_titles and isinstance(title, str) and title:
-            texts.append(title)
-            labels.append(lab)
+        if isinstance(title, str) and title:
+            for wanted, example in ((cfg.use_titles, title), (cfg.join_titles, join_title(title, frame.at[i, "text"]))):
+                if wanted:
+                    texts.append(example)
+                    labels.append(lab)
 
 
 def train_sentiment_model(df: pd.DataFrame, text_col: str, rating_col: str, out_dir: Path,
@@ -553,7 +558,7 @@ def train_sentiment_model(df: pd.DataFrame, text_col: str, rating_col: str, out_
     # training examples: review texts (+ titles) of the training rows, head classes only
     ex_text: list[str] = []
     ex_label: list[str] = []
-    _add_examples(frame, train_idx, cfg.use_titles, ex_text, ex_label)
+    _add_examples(frame, train_idx, cfg, ex_text, ex_label)
     enc = tokenizer(ex_text, truncation=True, max_length=cfg.max_length, padding=False)["input_ids"]
     lengths = [len(x) for x in enc]
     pool = {lab: [i for i, l in enumerate(ex_label) if l == lab] for lab in HEAD_LABELS}
@@ -565,7 +570,7 @@ def train_sentiment_model(df: pd.DataFrame, text_col: str, rating_col: str, out_
     for lab in HEAD_LABELS:
         ids = [i for i in val_idx if frame.at[i, "label"] == lab]
         ids = rng_val.permutation(ids)[:cfg.val_max_per_class]
-        _add_examples(frame, ids, cfg.use_titles, val_texts, val_true)
+        _add_examples(frame, ids, cfg, val_texts, val_true)
 
     rng = np.random.default_rng(cfg.seed)
     per_epoch = 2 * min(min(len(v) for v in pool.values()), cfg.max_per_class or 10**12)
@@ -653,10 +658,17 @@ def train_sentiment_model(df: pd.DataFrame, text_col: str, rating_col: str, out_
     return TrainResult(out_dir=out_dir, card=card)
 
 
+def _inputs(frame: pd.DataFrame, with_titles: bool) -> list[str]:
+    if not with_titles:
+        return frame["text"].astype(str).tolist()
+    return [join_title(t, x) for t, x in zip(frame["title"], frame["text"])]
+
+
 def evaluate_on_frame(model, tokenizer, frame: pd.DataFrame, band: tuple[float, float],
-                      max_length: int) -> dict[str, Any]:
-    """Binary (negative vs positive) and 3-class metrics of a 2-class model on a labelled frame."""
-    prob = predict_positive_prob(model, tokenizer, frame["text"].tolist(), max_length,
+                      max_length: int, with_titles: bool = False) -> dict[str, Any]:
+    """Binary (negative vs positive) and 3-class metrics of a 2-class model on a labelled frame
+    (review text alone, or ``with_titles``: title and text joined)."""
+    prob = predict_positive_prob(model, tokenizer, _inputs(frame, with_titles), max_length,
                                  progress="evaluating")
     true = frame["label"].astype(str).to_numpy()
     polar = true != "neutral"
@@ -678,16 +690,22 @@ def finalize_model(out_dir: Path, frame: pd.DataFrame, val_idx: np.ndarray, test
     model = load_adapter_model(out_dir)
     tokenizer = load_tokenizer()
     val = frame.iloc[val_idx]
-    val_prob = predict_positive_prob(model, tokenizer, val["text"].tolist(), cfg.max_length,
+    titled = cfg.join_titles and frame["title"].notna().any()
+    # with joined titles, the offset and band are tuned on both input forms at once
+    val_inputs = _inputs(val, False) + (_inputs(val, True) if titled else [])
+    val_labels = val["label"].tolist() * (2 if titled else 1)
+    val_prob = predict_positive_prob(model, tokenizer, val_inputs, cfg.max_length,
                                      progress="tuning decision offset and neutral band")
-    offset = tune_logit_offset(val_prob, val["label"].tolist())
+    offset = tune_logit_offset(val_prob, val_labels)
     if offset:
         apply_logit_offset(out_dir, offset)
         model = load_adapter_model(out_dir)
         val_prob = shift_prob(val_prob, offset)
-    band = tune_neutral_band(val_prob, val["label"].tolist())
+    band = tune_neutral_band(val_prob, val_labels)
     test = frame.iloc[test_idx]
     test_metrics = evaluate_on_frame(model, tokenizer, test, band, cfg.max_length)
+    titled_metrics = (evaluate_on_frame(model, tokenizer, test, band, cfg.max_length, with_titles=True)
+                      if frame["title"].notna().any() else None)
     counts = frame["label"].value_counts().to_dict()
     card = {
         "name": "segment-report review sentiment (MiniLM-L6 + LoRA)",
@@ -712,6 +730,7 @@ def finalize_model(out_dir: Path, frame: pd.DataFrame, val_idx: np.ndarray, test
         "hyperparameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
         "training": train_info,
         "metrics": {"test_split": test_metrics,
+                    **({"test_split_title_and_text": titled_metrics} if titled_metrics else {}),
                     "target": "macro-F1 >= 0.90 on the held-out test split, negative vs positive"},
     }
     write_model_card(out_dir, card)

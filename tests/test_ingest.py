@@ -200,3 +200,26 @@ input:
     assert q["files"]["transactions"]["transactions_without_customer_record"] == 1
     assert q["quarantined_by_reason"] == {"customer_id_missing": 2, "date_unparseable": 1}
     assert "full_name" not in result.quarantine.columns and "mail" not in result.quarantine.columns
+
+
+def test_review_title_is_joined_with_its_text_and_scrubbed(tmp_path):
+    (tmp_path / "c.csv").write_text("cid,full_name,st\nA1,Ann Lee,OH\nA2,Bo Kim,TX\n")
+    (tmp_path / "t.csv").write_text("cid,when,paid\nA1,2026-09-01,40\nA2,2026-09-02,15\n")
+    (tmp_path / "r.csv").write_text(
+        "cid,body,stars,headline\n"
+        "A1,Fits well,5,Love it\n"
+        "A2,Runs small,2,Ask Bo Kim!\n"
+        "A1,No title here,4,\n"
+        "A2,,1,Title only\n")
+    config = tmp_path / "tables.yaml"
+    config.write_text("""
+input:
+  mode: tables
+  customers: {path: c.csv, columns: {customer_id: cid, name: full_name, state: st}}
+  transactions: {path: t.csv, columns: {customer_id: cid, date: when, total: paid}}
+  reviews: {path: r.csv, columns: {customer_id: cid, text: body, rating: stars, title: headline}}
+""")
+    cfg = load_config(config)
+    result = ingest(cfg.input, cfg.privacy)
+    assert result.reviews["text"].tolist() == ["Love it. Fits well", "Ask [name]! Runs small",
+                                               "No title here", "Title only"]

@@ -400,3 +400,14 @@ def test_stage_fine_tunes_on_rated_reviews_and_keeps_the_better_model(tmp_path):
         assert m["n"] == ft["held_out_rows"] and "confusion_matrix" in m and "per_class" in m
     assert (tmp_path / "fine-tuned").is_dir()
     assert res.report["model"]["model_id"] == ft[f"{'fine_tuned' if ft['kept'] == 'fine_tuned' else 'configured'}_model"]["model_id"]
+
+
+def test_join_title_and_review_texts():
+    from pipeline.sentiment import join_title, review_texts
+
+    assert join_title("Love it", "Fits well") == "Love it. Fits well"
+    assert join_title("Wow!", "Fits") == "Wow! Fits"
+    assert join_title(None, "Fits") == join_title("  ", "Fits") == "Fits"
+    frame = pd.DataFrame({"t": ["Great", None], "x": ["soft", "thin"]})
+    assert review_texts(frame, "x") == ["soft", "thin"]
+    assert review_texts(frame, "x", "t") == ["Great. soft", "thin"]
