@@ -787,10 +787,17 @@ def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
         if cm:
             lines.append(f"  - {name} confusion matrix (rows true, columns predicted, "
                          f"{cm['labels']}): {cm['rows_true_cols_pred']}")
+    titled = (card.get("metrics") or {}).get("test_split_title_and_text")
+    if titled:
+        tb = titled.get("binary", {})
+        lines.append(f"- title + text joined ('title. text'), negative vs positive (n={tb.get('n')}): "
+                     f"accuracy {fmt(tb.get('accuracy'))}, macro-F1 {fmt(tb.get('macro_f1'))}")
     extra = card.get("extra_evaluations")
     if extra:
         lines += ["", "## Other evaluations", ""]
         lines += [f"- {k}: {v}" for k, v in extra.items()]
+    if card.get("reproduce"):
+        lines += ["", "## Reproduce", "", f"`{card['reproduce']}`"]
     lines += ["", "## Limitations", "",
               "- Trained on English clothing reviews and titles only; other domains are scored "
               "by transfer (see benchmarks/RESULTS.md).",

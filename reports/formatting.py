@@ -48,6 +48,12 @@ def currency(value: Any, symbol: str = "$", digits: int = 0) -> str:
     return f"{sign}{symbol}{abs(v):,.{digits}f}"
 
 
+def signed_currency(value: Any, symbol: str = "$", digits: int = 0) -> str:
+    """A contribution in money with its sign: ``+$49``, ``-$85``."""
+    text = currency(value, symbol, digits)
+    return f"+{text}" if not _is_missing(value) and float(value) > 0 else text
+
+
 def percent(value: Any, digits: int = 0) -> str:
     """A share in 0..1 -> ``42%``."""
     if _is_missing(value):
@@ -114,6 +120,7 @@ def significance(p: Any, alpha: float = 0.05) -> str:
     return "statistically significant" if float(p) < alpha else "not statistically significant"
 
 
-FILTERS = {"number": number, "compact": compact, "currency": currency, "percent": percent,
+FILTERS = {"number": number, "compact": compact, "currency": currency, "signed_currency": signed_currency,
+           "percent": percent,
            "delta": delta, "plural": plural, "date": date, "month": month, "pvalue": pvalue,
            "significance": significance}

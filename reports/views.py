@@ -229,6 +229,9 @@ def model_cards(extra: dict[str, Any]) -> list[Table]:
             ("Held-out test, negative vs positive",
              f"macro-F1 {fmt.number(test['binary']['macro_f1'], 3)}, accuracy {fmt.percent(test['binary']['accuracy'], 1)} "
              f"({fmt.plural(test['binary']['n'], 'review')})" if test.get("binary") else ""),
+            ("Held-out test, title + text joined",
+             f"macro-F1 {fmt.number(tt['binary']['macro_f1'], 3)}, accuracy {fmt.percent(tt['binary']['accuracy'], 1)}"
+             if (tt := (card.get("metrics") or {}).get("test_split_title_and_text")) else ""),
             ("Held-out test, 3 classes",
              f"macro-F1 {fmt.number(test['three_class']['macro_f1'], 3)} ({fmt.plural(test['three_class']['n'], 'review')})"
              if test.get("three_class") else ""),
@@ -312,6 +315,22 @@ def _lift(value: float | None) -> str:
     return f"{value:.1f}×" if value is not None else fmt.MISSING
 
 
+MONEY_FEATURES = ("monetary", "avg_order_value")
+FLAG_FEATURES = ("is_us", "sentiment_missing", "was_noise")
+
+
+def feature_values(feature: str, *values: Any) -> tuple[str, ...]:
+    """Display a feature's values alike: money in dollars, shares as percentages, counts whole
+    (3 vs 4 orders, not 3.00 vs 4.00), scores with two decimals."""
+    if feature in MONEY_FEATURES:
+        return tuple(fmt.currency(v) for v in values)
+    if feature.startswith(("cat_share_", "top_category=", "gender=", "income_band=")) or feature in FLAG_FEATURES:
+        return tuple(fmt.percent(v) for v in values)
+    whole = all(isinstance(v, (int, float)) and float(v).is_integer() for v in values if v is not None)
+    big = any(abs(v) >= 10 for v in values if isinstance(v, (int, float)))
+    return tuple(fmt.number(v, 0 if whole or big else 2) for v in values)
+
+
 def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
                   reviews: Any = None, customers: Any = None) -> list[dict[str, Any]]:
     """Display values for every persona: card facts, profile table, drivers, quotes, actions."""
@@ -327,13 +346,11 @@ def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
         slug = f"{seg['id']}-{slugify(seg['name'])}"
         rows, key_rows = [], []
         for feat, vals in prof["features"].items():
-            if feat.startswith("cat_share_") or vals.get("median") is None:
+            # category shares have their own table; the median of a yes/no flag says nothing
+            if feat.startswith("cat_share_") or feat in FLAG_FEATURES or vals.get("median") is None:
                 continue
-            digits = 2 if abs(vals.get("population_median") or 0) < 10 else 0
-            if all(float(v).is_integer() for v in (vals["median"], vals.get("population_median") or 0)):
-                digits = 0  # counts and flags: 3 vs 4 orders, not 3.00 vs 4.00
-            rows.append(Row((_feature_label(feat), fmt.number(vals["median"], digits),
-                             fmt.number(vals["population_median"], digits),
+            rows.append(Row((_feature_label(feat),
+                             *feature_values(feat, vals["median"], vals.get("population_median")),
                              f"{round(vals['z'], 2) + 0.0:+.2f}" if vals.get("z") is not None else fmt.MISSING)))
             if feat in ("recency_days", "frequency", "monetary", "avg_order_value", "items_per_order",
                         "tenure_days", "age"):
@@ -345,15 +362,10 @@ def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
         states = tuple(Row((s["name"], fmt.number(s["count"]), fmt.percent(s["share"]), _lift(s.get("lift"))))
                        for s in prof.get("top_states", [])[:5])
         vd = value_drivers.get(seg["id"], {}).get("drivers", [])[:5]
-        value_rows = tuple(Row((d["label"], fmt.currency(d["mean_shap"]))) for d in vd)
+        value_rows = tuple(Row((d["label"], fmt.signed_currency(d["mean_shap"]))) for d in vd)
         md = membership.get(seg["id"], {}).get("features", [])[:5]
-
-        def pair(a: Any, b: Any) -> tuple[str, str]:
-            whole = all(isinstance(v, (int, float)) and float(v).is_integer() for v in (a, b))
-            return fmt.number(a, 0 if whole else 2), fmt.number(b, 0 if whole else 2)
-
         member_rows = tuple(Row((d["label"], d.get("direction", ""),
-                                 *pair(d.get("segment_value"), d.get("rest_value"))))
+                                 *feature_values(d.get("feature", ""), d.get("segment_value"), d.get("rest_value"))))
                             for d in md)
         quotes = []
         if reviews is not None and customers is not None and "positive_prob" in reviews.columns:
