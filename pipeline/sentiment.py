@@ -131,6 +131,16 @@ def _text_hash(text: str, max_length: int) -> str:
     return hashlib.sha256(f"{max_length}\x00{text}".encode("utf-8")).hexdigest()
 
 
+def quantize_int8(model: Any) -> Any:
+    """int8 dynamic quantisation of a model's linear layers (CPU)."""
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
 def join_title(title: Any, text: Any) -> str:
     """``"Love it. Fits well..."``: how a review with a title is scored (text alone without one)."""
     title = str(title).strip() if isinstance(title, str) else ""
@@ -294,6 +304,7 @@ class SentimentScorer:
         self._model = self._tokenizer = self._vader = None
         self.values: list[float] = []
         self.band: tuple[float, float] = (0.5, 0.5)
+        self.quantized = False
         self.device = "cpu"
         self.batch_size = cfg.batch_size or 8
         if cfg.threads:
@@ -344,15 +355,14 @@ class SentimentScorer:
         # small batches are fastest on a few CPU cores (cache-friendly); a GPU wants big ones
         self.batch_size = self.cfg.batch_size or (8 if device == "cpu" else 64)
         model.eval()
-        if self.cfg.quantize:
+        # int8 by default only where its accuracy was measured: the card's int8 neutral band
+        self.quantized = (self.cfg.quantize if self.cfg.quantize is not None
+                          else device == "cpu" and "neutral_band_int8" in self.card)
+        if self.quantized:
             if device != "cpu":
                 raise ConfigError("sentiment.quantize works on the CPU only",
                                   expected="quantize: false on a GPU", fix="turn sentiment.quantize off")
-            from torch.ao.quantization import quantize_dynamic
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+            model = quantize_int8(model)
         return model.to(device)
 
     def _load_adapter(self, path: Path, kind: str, device: str | None) -> None:
@@ -364,9 +374,10 @@ class SentimentScorer:
         self._model = self._place(load_adapter_model(path), device)
         self._tokenizer = load_tokenizer()
         self.values = [0.0, 1.0]
-        self.band = tuple(self.card.get("neutral_band", (0.5, 0.5)))  # type: ignore[assignment]
+        band_key = "neutral_band_int8" if self.quantized and "neutral_band_int8" in self.card else "neutral_band"
+        self.band = tuple(self.card.get(band_key, (0.5, 0.5)))  # type: ignore[assignment]
         digest = _file_digest([path / "adapter_model.safetensors", path / "adapter_config.json"])
-        self.model_id = f"{kind}-{digest}" + ("-int8" if self.cfg.quantize else "")
+        self.model_id = f"{kind}-{digest}" + ("-int8" if self.quantized else "")
 
     def _load_checkpoint(self, path: Path, device: str | None) -> None:
         from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
@@ -399,7 +410,7 @@ class SentimentScorer:
         self._tokenizer = tokenizer
         self.band = (0.5, 0.5) if len(self.values) == 2 else (1 / 3, 2 / 3)
         self.model_id = (f"hf-{_file_digest([path / 'config.json', *weights])}"
-                         + ("-int8" if self.cfg.quantize else ""))
+                         + ("-int8" if self.quantized else ""))
         self.card = {"name": f"local checkpoint {path.name}", "model_id": self.model_id,
                      "path": str(path), "id2label": dict(enumerate(names)),
                      "label_values": self.values,
@@ -505,7 +516,7 @@ class SentimentScorer:
     def describe(self) -> dict[str, Any]:
         """Model facts for sentiment.json: id, kind, card, band, settings."""
         return {"model_id": self.model_id, "kind": self.kind, "device": self.device,
-                "quantized": bool(self.cfg.quantize and self.kind != "vader"),
+                "quantized": bool(self.quantized),
                 "max_length": self.cfg.max_length, "batch_size": self.batch_size,
                 "neutral_band": list(self.band), "card": self.card}
 

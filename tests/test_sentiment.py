@@ -411,3 +411,20 @@ def test_join_title_and_review_texts():
     frame = pd.DataFrame({"t": ["Great", None], "x": ["soft", "thin"]})
     assert review_texts(frame, "x") == ["soft", "thin"]
     assert review_texts(frame, "x", "t") == ["Great. soft", "thin"]
+
+
+def test_int8_is_the_cpu_default_only_where_its_band_was_measured():
+    from pipeline.config import SentimentConfig
+    from pipeline.sentiment import SHIPPED_MODEL_DIR, SentimentScorer
+
+    card = json.loads((SHIPPED_MODEL_DIR / "model_card.json").read_text())
+    auto = SentimentScorer(SentimentConfig(), None, device="cpu")
+    assert auto.quantized and auto.model_id.endswith("-int8")
+    assert list(auto.band) == card["neutral_band_int8"]
+    fp32 = SentimentScorer(SentimentConfig(quantize=False), None, device="cpu")
+    assert not fp32.quantized and list(fp32.band) == card["neutral_band"]
+    texts = ["Love it, fits perfectly and the fabric is soft.", "Terrible quality, it ripped after one wash."]
+    a, _, _ = auto.score(texts, progress=None)
+    b, _, _ = fp32.score(texts, progress=None)
+    assert a["label"].tolist() == b["label"].tolist() == ["positive", "negative"]
+    assert abs(a["positive_prob"] - b["positive_prob"]).max() < 0.1
