@@ -285,17 +285,30 @@ def _fingerprint(ctx: RunContext) -> str:
     salt = ctx.cfg.privacy.salt or os.environ.get(ctx.cfg.privacy.salt_env, "")
     config["privacy"]["salt"] = hashlib.sha256(salt.encode()).hexdigest() if ctx.cfg.privacy.hash_customer_ids else None
     doc = {"inputs": [file_sha256(p) for p in ctx.ingested.input_files], "config": config,
-           "version": __version__, "window": ctx.window.as_dict(), "previous": prev_print}
+           "version": __version__, "window": ctx.window.as_dict(), "previous": prev_print,
+           "sentiment_model": _model_digest(ctx.cfg.sentiment.model)}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _model_digest(spec: str) -> str:
+    """What the sentiment model's weights are, so a new model is not taken for up to date."""
+    from pipeline.sentiment import SHIPPED_MODEL_DIR
+
+    folder = SHIPPED_MODEL_DIR if spec.strip().lower() in ("default", "shipped") else Path(spec).expanduser()
+    if not folder.is_dir():
+        return spec  # vader: its version is part of the tool's dependencies
+    return ",".join(f"{p.name}:{file_sha256(p)}" for p in sorted(folder.iterdir()) if p.is_file())
+
+
 def _up_to_date(final: RunFolder, fingerprint: str) -> bool:
-    """The published run of this period was made from the same inputs, config and code."""
+    """The published run of this period was made from the same inputs, config and code (a run
+    whose only failure was the e-mail counts: its report is complete)."""
     if not (final.manifest.exists() and final.status.exists()):
         return False
     status = read_json(final.status)
-    return (status.get("state") in ("succeeded", "held")
-            and read_json(final.manifest).get("fingerprint") == fingerprint)
+    complete = (status.get("state") in ("succeeded", "held")
+                or (status.get("state") == "failed" and status.get("stage") == "email"))
+    return complete and read_json(final.manifest).get("fingerprint") == fingerprint
 
 
 def run_pipeline(cfg: Config, force: bool = False, email: bool = False,

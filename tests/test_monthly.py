@@ -232,3 +232,17 @@ def test_delivery_failure_exits_4_and_keeps_the_report(months, tmp_path):
     status = json.loads((run / "status.json").read_text())
     assert status["state"] == "failed" and status["stage"] == "email" and status["exit_code"] == 4
     assert (run / "pdf" / "executive-summary.pdf").read_bytes() == before
+    # the scheduler's next attempt recomputes nothing and only retries the e-mail
+    inbox = Inbox()
+    server = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    server.start()
+    try:
+        again = CliRunner().invoke(__import__("pipeline.cli", fromlist=["cli"]).cli,
+                                   ["run", "--config", str(config), "--out", str(work / "out"), "--period",
+                                    "2026-09", "--email", "--to", "cfo@example.com"],
+                                   env=_smtp_env(server.port), catch_exceptions=False)
+    finally:
+        server.stop()
+    assert again.exit_code == 0, again.output
+    assert "up to date" in again.output and len(inbox.messages) == 1
+    assert json.loads((run / "status.json").read_text())["state"] == "succeeded"
