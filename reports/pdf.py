@@ -36,23 +36,20 @@ def html_to_pdf(html: str, base_url: Path, out_path: Path) -> Path:
     return Path(out_path)
 
 
-def executive_sections(results: RunResults, figures: dict[str, Path]) -> list[dict[str, Any]]:
-    """The executive PDF's sections for the results present in the run."""
+def executive_sections(results: RunResults, views: dict[str, Any], figures: dict[str, Path]) -> list[dict[str, Any]]:
+    """The executive PDF's sections after page 1, for the results present in the run."""
     sections = []
-    segments, drivers, states = (results.extra.get(k) for k in ("segments", "drivers", "states"))
-    personas = persona_views(segments, drivers) if segments else []
-    if drivers:
-        sections.append(pdf_section("What drives customer value", "pdf/_drivers.html",
-                                    dv=drivers_view(drivers),
+    if results.extra.get("drivers"):
+        sections.append(pdf_section("What drives customer value", "pdf/_drivers.html", dv=views["drivers"],
                                     figure=_uri(figures.get("drivers_importance"))))
-    if states:
-        sections.append(pdf_section("Sentiment by state", "pdf/_geography.html", geo=geography_view(states)))
-    ch = changes_view(results.extra.get("changes"))
+    if views["geo"]["available"]:
+        sections.append(pdf_section("Sentiment by state", "pdf/_geography.html", geo=views["geo"]))
+    ch = views["changes"]
     if ch.get("migration"):
         sections.append(pdf_section(f"Movement between personas since {ch['previous_label']}",
                                     "pdf/_migration.html", ch=ch))
-    if personas:
-        sections.append(pdf_section("Recommended actions", "pdf/_actions.html", personas=personas))
+    if views["personas"]:
+        sections.append(pdf_section("Recommended actions", "pdf/_actions.html", personas=views["personas"]))
     sections.append(pdf_section("Data quality", "pdf/_data_quality.html",
                                 dq=data_quality_view(results.data_quality)))
     return sections
@@ -62,16 +59,13 @@ def _uri(path: Path | None) -> str:
     return path.resolve().as_uri() if path is not None and path.exists() else ""
 
 
-def first_page(results: RunResults, figures: dict[str, Path]) -> Markup:
+def first_page(views: dict[str, Any], figures: dict[str, Path]) -> Markup:
     """Page 1 after the headline numbers: what changed, the personas in one line each, the top
     driver in one sentence and the state map."""
-    segments, drivers, states = (results.extra.get(k) for k in ("segments", "drivers", "states"))
-    narratives = drivers_view(drivers)["narratives"]
-    geo = geography_view(states)["narrative"] if states else []
-    return Markup(render("pdf/_first_page.html", ch=changes_view(results.extra.get("changes")),
-                         persona_table=personas_table(persona_views(segments, drivers)) if segments else None,
-                         driver_sentence=next((t for t in narratives if "driver of" in t), ""),
-                         geo_sentence=_where_sentence(geo),
+    return Markup(render("pdf/_first_page.html", ch=views["changes"],
+                         persona_table=personas_table(views["personas"]) if views["personas"] else None,
+                         driver_sentence=next((t for t in views["drivers"]["narratives"] if "driver of" in t), ""),
+                         geo_sentence=_where_sentence(views["geo"]["narrative"]),
                          map=_uri(figures.get("states_map"))))
 
 
@@ -88,6 +82,10 @@ def _where_sentence(narrative: list[str]) -> str:
 def render_executive_pdf(results: RunResults, out_path: Path, figures: dict[str, Path] | None = None) -> Path:
     """Write ``pdf/executive-summary.pdf`` for a run."""
     figures = figures or {}
+    segments, drivers = results.extra.get("segments"), results.extra.get("drivers")
+    views = {"personas": persona_views(segments, drivers) if segments else [],
+             "drivers": drivers_view(drivers), "geo": geography_view(results.extra.get("states")),
+             "changes": changes_view(results.extra.get("changes"))}
     html = render("pdf/executive.html", site=site_view(results), css=_css(),
-                  first_page=first_page(results, figures), sections=executive_sections(results, figures))
+                  first_page=first_page(views, figures), sections=executive_sections(results, views, figures))
     return html_to_pdf(html, results.folder.root, out_path)
