@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_sentiment import DEFAULT_CSV, held_out_split  # noqa: E402
 
 from pipeline.config import SentimentConfig  # noqa: E402
-from pipeline.sentiment import SentimentScorer, evaluate_labels, join_title  # noqa: E402
+from pipeline.sentiment import SentimentScorer, evaluate_labels, review_texts  # noqa: E402
 
 
 def main() -> None:
@@ -32,8 +32,7 @@ def main() -> None:
     test = held_out_split(args.csv)
     truth = test["label"].reset_index(drop=True)
     polar = (truth != "neutral").to_numpy()
-    inputs = {"text": test["text"].tolist(),
-              "title+text": [join_title(t, x) for t, x in zip(test["title"], test["text"])]}
+    inputs = {"text": review_texts(test, "text"), "title+text": review_texts(test, "text", "title")}
     for quantize in (False, True):
         scorer = SentimentScorer(SentimentConfig(threads=2, quantize=quantize), None)
         for name, texts in inputs.items():

@@ -464,12 +464,10 @@ def _reviews_from_rows(rows: pd.DataFrame, text_col: str, rating_col: str | None
     text = clean_text(rows[text_col]) if text_col in rows.columns else pd.Series(
         pd.NA, index=rows.index, dtype=STR)
     if "title" in rows.columns:  # a review title is scored (and quoted) with its text
-        from pipeline.sentiment import join_title
+        from pipeline.sentiment import review_texts
 
-        title = clean_text(rows["title"])
-        joined = [join_title(t, x) if isinstance(x, str) else (t if isinstance(t, str) else pd.NA)
-                  for t, x in zip(title, text)]
-        text = pd.Series(joined, index=rows.index, dtype=STR)
+        both = pd.DataFrame({"title": clean_text(rows["title"]), "text": text})
+        text = pd.Series(review_texts(both, "text", "title"), index=rows.index, dtype=STR)
     rating = (parse_number(clean_text(rows[rating_col])) if rating_col and rating_col in rows.columns
               else pd.Series(np.nan, index=rows.index))
     bad_rating = rating.notna() & ~rating.between(1, 5)

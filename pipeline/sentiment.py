@@ -150,10 +150,12 @@ def join_title(title: Any, text: Any) -> str:
 
 
 def review_texts(df: pd.DataFrame, text_col: str, title_col: str | None = None) -> list[Any]:
-    """The texts to score: ``text_col``, or each title joined with its text when ``title_col``."""
+    """The texts to score: ``text_col``, or each title joined with its text when ``title_col``
+    (a title without text stands alone; a row with neither stays missing)."""
     if title_col is None:
         return df[text_col].tolist()
-    return [join_title(t, x) if isinstance(x, str) else x for t, x in zip(df[title_col], df[text_col])]
+    return [join_title(t, x) if isinstance(x, str) else (t if isinstance(t, str) else x)
+            for t, x in zip(df[title_col], df[text_col])]
 
 
 # --------------------------------------------------------------------------- cache
@@ -288,6 +290,7 @@ class SentimentScorer:
             neutral band, rating mapping).
         cache_dir: folder for the persistent score cache, or ``None`` for no cache.
         device: ``"cpu"``, ``"cuda"`` or ``None`` (GPU when available).
+        read_cache: ``False`` scores every text again and rewrites its cache entries (``run --force``).
 
     Threads: ``cfg.threads`` sets ``torch.set_num_threads`` for the process; ``None`` keeps
     PyTorch's default (one thread per physical core), which is the fastest setting when the
@@ -298,7 +301,7 @@ class SentimentScorer:
     """
 
     def __init__(self, cfg: SentimentConfig = SentimentConfig(), cache_dir: Path | None = None,
-                 device: str | None = None) -> None:
+                 device: str | None = None, read_cache: bool = True) -> None:
         self.cfg = cfg
         self.kind, self.card = "", {}
         self._model = self._tokenizer = self._vader = None
@@ -329,7 +332,7 @@ class SentimentScorer:
         if cfg.neutral_band is not None:
             self.band = tuple(cfg.neutral_band)  # type: ignore[assignment]
         self.cache = ScoreCache(cache_dir) if (cache_dir is not None and cfg.cache) else None
-        self.read_cache = True
+        self.read_cache = read_cache
 
     # ---- loading
     def _load_vader(self) -> None:
@@ -689,7 +692,7 @@ def _fine_tune_and_choose(reviews: pd.DataFrame, cfg: SentimentConfig, scorer: S
     result = train_sentiment_model(data, "text", "rating", out_dir, cfg=tcfg, init_adapter=init,
                                    training_data="the user's rated reviews (this run)")
     tuned = SentimentScorer(cfg.model_copy(update={"model": str(out_dir), "neutral_band": None}),
-                            cache_dir)
+                            cache_dir, read_cache=scorer.read_cache)
     tuned_metrics = held_out(tuned)
     keep_tuned = (tuned_metrics["macro_f1"] or 0) > (base_metrics["macro_f1"] or 0)
     report = {"status": "done", "held_out_rows": int(len(test)), "compared_on": key,
@@ -740,8 +743,7 @@ def run_sentiment_stage(reviews: pd.DataFrame, customer_ids: pd.Series, as_of: p
         reviews["date"] = pd.NaT
     if "rating" not in reviews.columns:
         reviews["rating"] = np.nan
-    scorer = SentimentScorer(cfg, cache_dir)
-    scorer.read_cache = not refresh
+    scorer = SentimentScorer(cfg, cache_dir, read_cache=not refresh)
     report: dict[str, Any] = {}
     try:
         has_ratings = pd.to_numeric(reviews["rating"], errors="coerce").notna().sum() > 0

@@ -38,7 +38,7 @@ import pandas as pd
 
 from pipeline.errors import ConfigError, InputDataError
 from pipeline.log import logger, progress_bar
-from pipeline.sentiment import join_title
+from pipeline.sentiment import join_title, review_texts
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -511,7 +511,8 @@ def _add_examples(frame: pd.DataFrame, indices: Any, cfg: TrainConfig,
         labels.append(lab)
         title = frame.at[i, "title"]
         if isinstance(title, str) and title:
-            for wanted, example in ((cfg.use_titles, title), (cfg.join_titles, join_title(title, frame.at[i, "text"]))):
+            joined = join_title(title, frame.at[i, "text"])
+            for wanted, example in ((cfg.use_titles, title), (cfg.join_titles, joined)):
                 if wanted:
                     texts.append(example)
                     labels.append(lab)
@@ -659,9 +660,7 @@ def train_sentiment_model(df: pd.DataFrame, text_col: str, rating_col: str, out_
 
 
 def _inputs(frame: pd.DataFrame, with_titles: bool) -> list[str]:
-    if not with_titles:
-        return frame["text"].astype(str).tolist()
-    return [join_title(t, x) for t, x in zip(frame["title"], frame["text"])]
+    return review_texts(frame, "text", "title" if with_titles else None)
 
 
 def evaluate_on_frame(model, tokenizer, frame: pd.DataFrame, band: tuple[float, float],
