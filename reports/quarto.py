@@ -28,7 +28,7 @@ from reports import formatting as fmt
 from reports.env import md_text, render, template_file
 from reports.site import driver_figures as site_driver_figures, key_insights
 from reports.views import (Kpi, Row, Table, changes_view, data_quality_view, drivers_view, geography_view,
-                           methodology_view, persona_views, personas_table, site_view)
+                           methodology_view, persona_views, personas_table, segments_summary, site_view)
 
 STATIC_MAP_ALT = "Map of the US states coloured by shrunk sentiment; grey states have too little data"
 EMBEDDING_ALT = "Customers on the 2-D UMAP map, coloured by persona"
@@ -79,13 +79,13 @@ def driver_figures(figures: dict[str, Path], drivers: dict[str, Any]) -> dict[st
 def kpi_table(kpis: list[Kpi], caption: str) -> Table:
     """The headline KPIs as a table; the change column (``+4.2% vs Sep 2026``) only when there
     is a previous period, with the comparison month moved into its header."""
-    versus = next((k.delta.rsplit(" vs ", 1)[1] for k in kpis if " vs " in k.delta), "")
-    if not any(k.delta for k in kpis):
+    versus = next((k.versus for k in kpis if k.change), "")
+    if not versus:
         return Table(caption, ("Measure", "Value", "What it counts"),
                      tuple(Row((k.label, k.value, k.note)) for k in kpis), (False, True, False))
-    return Table(caption, ("Measure", "Value", f"Change vs {versus}" if versus else "Change", "What it counts"),
-                 tuple(Row((k.label, k.value, k.delta.removesuffix(f" vs {versus}") or fmt.MISSING, k.note))
-                       for k in kpis), (False, True, True, False))
+    return Table(caption, ("Measure", "Value", f"Change vs {versus}", "What it counts"),
+                 tuple(Row((k.label, k.value, k.change or fmt.MISSING, k.note)) for k in kpis),
+                 (False, True, True, False))
 
 
 def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> list[QmdPage]:
@@ -107,14 +107,10 @@ def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> 
         "insights": key_insights(dv, geo, personas), "personas": personas, "files": files,
     })]
     if personas:
-        summary = segments["summary"]
         pages.append(QmdPage("segments.qmd", "Personas", "qmd/segments.qmd", {
             "personas": personas,
             "table": personas_table(personas),
-            "summary": (f"{fmt.plural(summary['n_customers'], 'customer')} in "
-                        f"{fmt.plural(summary['n_segments'], 'persona')}; "
-                        f"{fmt.percent(summary.get('noise_share'), 1)} were unclear (noise) and assigned to "
-                        "their most likely persona."),
+            "summary": segments_summary(segments["summary"]),
             "embedding": (figure("segments_map", "Each dot is a customer placed by similarity of their features "
                                  "(UMAP); colours are personas.", EMBEDDING_ALT)
                           if "segments_map" in figures else None),

@@ -12,9 +12,8 @@ from markupsafe import Markup
 
 from pipeline.runfolder import RunResults, atomic_write_bytes, built_aside
 from reports.env import render, template_file
-from reports import formatting as fmt
 from reports.views import (changes_view, data_quality_view, drivers_view, geography_view,
-                           methodology_view, persona_views, personas_table, site_view)
+                           methodology_view, persona_views, personas_table, segments_summary, site_view)
 
 
 @dataclass(frozen=True)
@@ -125,15 +124,11 @@ def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> 
     pages = [Page("index.html", "Overview", "html/index.html",
                   {"sections": index_sections, "downloads": downloads, "plotly": sankey is not None})]
     if personas:
-        summary = segments["summary"]
         pages.append(Page("segments.html", "Personas", "html/segments.html", {
-            "personas": [{**p, "href": p["href"]} for p in personas],
+            "personas": personas,
             "table": personas_table(personas),
             "embedding": "figures/segments_map.svg" if "segments_map" in figures else "",
-            "summary": (f"{fmt.plural(summary['n_customers'], 'customer')} in "
-                        f"{fmt.plural(summary['n_segments'], 'persona')}; "
-                        f"{fmt.percent(summary.get('noise_share'), 1)} were unclear (noise) and assigned to "
-                        "their most likely persona."),
+            "summary": segments_summary(segments["summary"]),
         }))
         for p in personas:
             pages.append(Page(p["href"], p["name"], "html/segment.html", {"p": p}, in_nav=False))

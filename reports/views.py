@@ -21,8 +21,14 @@ class Kpi:
     label: str
     value: str
     note: str = ""
-    delta: str = ""
+    change: str = ""  # "▲ 4.2%" against the previous period ...
+    versus: str = ""  # ... named here: "Sep 2026"
     trend: str = "flat"  # up / down / flat, for colour
+
+    @property
+    def delta(self) -> str:
+        """``▲ 4.2% vs Sep 2026``, or empty without a previous period."""
+        return f"{self.change} vs {self.versus}" if self.change else ""
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ def _kpi(label: str, k: dict[str, Any], value: str, note: str, versus: str, abso
     if change is None:
         return Kpi(label, value, note)
     text = fmt.delta(change, "number", 2) if absolute else fmt.delta(change, "percent", 1 if abs(change) < 0.1 else 0)
-    return Kpi(label, value, note, f"{text} vs {versus}",
+    return Kpi(label, value, note, text, versus,
                "up" if change > 0.0005 else "down" if change < -0.0005 else "flat")
 
 
@@ -482,9 +488,6 @@ def geography_view(states: dict[str, Any] | None) -> dict[str, Any]:
                        ("State", "Customers", "Reviewers", "Mean", "95% interval", "Shrunk estimate",
                         "Spatial cluster", "Rank"), tuple(rows),
                        (False, True, True, True, True, True, False, True)),
-        "moran_i": fmt.number(spatial.get("moran_i"), 2),
-        "moran_p": fmt.pvalue(spatial.get("moran_p")),
-        "method": spatial.get("multiple_testing", ""),
         "spatial_note": (f"Spatial autocorrelation across states: global Moran's I {fmt.number(spatial['moran_i'], 2)} "
                          f"({fmt.pvalue(spatial.get('moran_p'))}, {fmt.significance(spatial.get('moran_p'))})."
                          if spatial.get("moran_i") is not None else "Spatial autocorrelation was not tested "
@@ -507,6 +510,13 @@ def _change_to(rel: float | None, value: str, up: str = "up", down: str = "down"
     """``up 4.2% to $1,200`` / ``about unchanged at $1,200``."""
     words = _change_words(rel, up, down)
     return f"{words} {'at' if words.endswith('unchanged') else 'to'} {value}"
+
+
+def segments_summary(summary: dict[str, Any]) -> str:
+    """One sentence on the segmentation: customers, personas, share that was noise."""
+    return (f"{fmt.plural(summary['n_customers'], 'customer')} in {fmt.plural(summary['n_segments'], 'persona')}; "
+            f"{fmt.percent(summary.get('noise_share'), 1)} were unclear (noise) and assigned to their most "
+            "likely persona.")
 
 
 def changes_view(changes: dict[str, Any] | None) -> dict[str, Any]:
