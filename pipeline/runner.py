@@ -42,6 +42,7 @@ class RunContext:
     force: bool = False
     folder: RunFolder | None = None
     ingested: IngestResult | None = None
+    input_hashes: dict[Path, str] = field(default_factory=dict)  # sha256 per input file, hashed once
     window: Window | None = None
     customers: pd.DataFrame | None = None
     reviews: pd.DataFrame | None = None
@@ -234,7 +235,7 @@ def _manifest(ctx: RunContext, started: dt.datetime, wall: float) -> dict[str, A
         "seed": ctx.cfg.seed,
         "period": ctx.window.as_dict(),
         "config": config_to_dict(ctx.cfg),
-        "inputs": [{"file": str(p), "sha256": file_sha256(p), "bytes": p.stat().st_size}
+        "inputs": [{"file": str(p), "sha256": ctx.input_hashes[p], "bytes": p.stat().st_size}
                    for p in ctx.ingested.input_files],
         "row_counts": {**ctx.ingested.quality["totals"],
                        "customers_in_window": int(len(ctx.customers)) if ctx.customers is not None else 0,
@@ -284,7 +285,7 @@ def _fingerprint(ctx: RunContext) -> str:
     # the keyed hash of customer ids depends on the salt, which config_to_dict masks
     salt = ctx.cfg.privacy.salt or os.environ.get(ctx.cfg.privacy.salt_env, "")
     config["privacy"]["salt"] = hashlib.sha256(salt.encode()).hexdigest() if ctx.cfg.privacy.hash_customer_ids else None
-    doc = {"inputs": [file_sha256(p) for p in ctx.ingested.input_files], "config": config,
+    doc = {"inputs": [ctx.input_hashes[p] for p in ctx.ingested.input_files], "config": config,
            "version": __version__, "window": ctx.window.as_dict(), "previous": prev_print,
            "sentiment_model": _model_digest(ctx.cfg.sentiment.model)}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
@@ -337,6 +338,7 @@ def run_pipeline(cfg: Config, force: bool = False, email: bool = False,
     t0 = time.perf_counter()
     ctx = RunContext(cfg, force=force)
     ctx.ingested = _timed(ctx, "ingest", lambda: ingest(cfg.input, cfg.privacy))
+    ctx.input_hashes = {p: file_sha256(p) for p in ctx.ingested.input_files}
     ctx.window = resolve_window(ctx.ingested.transactions["date"], cfg.run.period, cfg.run.lookback_months)
     out, label = Path(cfg.run.out_dir), ctx.window.label
     final = RunFolder(out / label)
