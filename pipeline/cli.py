@@ -326,12 +326,16 @@ def sentiment_score(file: Path, text_col: str, title_col: str | None, out_path: 
 @click.option("--max-length", type=int, default=128, show_default=True, help="Truncation in tokens.")
 @click.option("--max-steps", type=int, help="Stop after this many optimiser steps (reproduces a time-limited run).")
 @click.option("--from-shipped", is_flag=True, help="Continue from the shipped adapter instead of a fresh one.")
+@click.option("--lora-r", type=int, default=16, show_default=True, help="LoRA rank (alpha is twice the rank).")
+@click.option("--majority-ratio", type=float, default=1.0, show_default=True,
+              help="Examples of the larger class per example of the rarest class in each epoch "
+                   "(the loss is re-weighted, so the classes still count equally).")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed (splits, sampling, init).")
 @click.option("--threads", type=int, help="CPU threads for training.")
 def sentiment_train(reviews: Path, text_col: str, rating_col: str, out_dir: Path,
                     title_col: str | None, join_titles: bool, epochs: int, max_minutes: float | None,
-                    max_length: int, max_steps: int | None, from_shipped: bool, seed: int,
-                    threads: int | None) -> None:
+                    max_length: int, max_steps: int | None, from_shipped: bool, lora_r: int,
+                    majority_ratio: float, seed: int, threads: int | None) -> None:
     """Fine-tune the sentiment model on rated reviews.
 
     Ratings 1-2 are negative and 4-5 positive (3 only tunes the neutral band). A stratified
@@ -345,7 +349,8 @@ def sentiment_train(reviews: Path, text_col: str, rating_col: str, out_dir: Path
     df = read_table(reviews)
     cfg = TrainConfig(epochs=epochs, seed=seed, threads=threads, max_length=max_length,
                       max_steps=max_steps, time_budget_s=max_minutes * 60 if max_minutes else None,
-                      join_titles=join_titles)
+                      join_titles=join_titles, lora_r=lora_r, lora_alpha=2 * lora_r,
+                      majority_ratio=majority_ratio)
     result = train_sentiment_model(df, text_col, rating_col, out_dir, title_col=title_col, cfg=cfg,
                                    init_adapter=SHIPPED_MODEL_DIR if from_shipped else None,
                                    training_data=f"{reviews.name} ({text_col}"

@@ -51,6 +51,13 @@ GEOGRAPHY_COLUMNS = ("state", "country")
 NOISE_PROBES = ("noise_probe_1", "noise_probe_2", "noise_probe_3")
 ORDINAL_LEVELS = {"income_band": ("low", "medium", "high")}
 
+# Related measures whose SHAP values are added up into one driver group (SHAP is additive, so
+# a group's value per customer is the sum of its members'); one-hot levels of one column and a
+# column's missing flag are grouped with it as well.
+SENTIMENT_FEATURES = ("positive_prob", "positive_prob_recent", "share_negative", "sentiment_missing")
+GROUP_LABELS = {"review_sentiment": "All review-sentiment measures",
+                "category_mix": "Category mix"}
+
 _BASE_LABELS = {
     "recency_days": "Days since last order",
     "frequency": "Purchase frequency",
@@ -474,6 +481,48 @@ def _shape(dep: list[dict], direction: str) -> tuple[str, float | None]:
 
 # --------------------------------------------------------------------------- stage
 
+def driver_group(feature: str, source: dict[str, str]) -> str:
+    """The driver group a value-model feature belongs to (its own name when it stands alone)."""
+    base = source.get(feature, feature)
+    if base in SENTIMENT_FEATURES:
+        return "review_sentiment"
+    if base.startswith("cat_share_") or base == "top_category":
+        return "category_mix"
+    return base
+
+
+def _group_importance(S: np.ndarray, used: list[str], source: dict[str, str],
+                      labels: dict[str, str], weights: np.ndarray, W: np.ndarray,
+                      alpha: float, noise_floor: float, min_share: float) -> list[dict[str, Any]]:
+    """Mean |SHAP| of driver groups (members' SHAP summed per customer), ranked, with the same
+    bootstrap interval and noise rules as single features."""
+    members: dict[str, list[int]] = {}
+    for j, name in enumerate(used):
+        members.setdefault(driver_group(name, source), []).append(j)
+    keys = list(members)
+    G = np.abs(np.column_stack([S[:, members[k]].sum(axis=1) for k in keys]))
+    imp = np.average(G, axis=0, weights=weights)
+    boot = (W @ G) / W.sum(axis=1)[:, None]
+    lo, hi = np.quantile(boot, [alpha, 1 - alpha], axis=0)
+    total = imp.sum()
+    rows = []
+    for rank, g in enumerate(np.argsort(-imp, kind="stable"), start=1):
+        key, cols = keys[g], members[keys[g]]
+        share = float(imp[g] / total) if total > 0 else 0.0
+        rows.append({
+            "group": key, "rank": rank,
+            "label": GROUP_LABELS.get(key) or (labels[used[cols[0]]] if len(cols) == 1
+                                               else feature_label(key)),
+            "features": [used[j] for j in cols],
+            "mean_abs_shap": float(imp[g]), "ci_low": float(lo[g]), "ci_high": float(hi[g]),
+            "share": share,
+            "within_noise": bool(lo[g] <= noise_floor or share < min_share),
+            "rounded": {"mean_abs_shap": round_sig(float(imp[g])),
+                        "share_percent": round_sig(share * 100, 2)},
+        })
+    return rows
+
+
 def _empty_report(customers: pd.DataFrame, cfg: DriversConfig, status: str) -> dict[str, Any]:
     return {
         "status": status,
@@ -488,6 +537,7 @@ def _empty_report(customers: pd.DataFrame, cfg: DriversConfig, status: str) -> d
         "model": None,
         "shap_sampling": None,
         "global_importance": [],
+        "group_importance": [],
         "segments": [],
         "membership": {"status": "not_fitted", "models": []},
         "narratives": [],
@@ -772,6 +822,8 @@ def explain_drivers(customers: pd.DataFrame, cfg: DriversConfig, seed: int) -> D
         }
         global_rows.append(entry)
     report["global_importance"] = global_rows
+    report["group_importance"] = _group_importance(S[:, :probe_j], used, feats.source, labels,
+                                                   weights, W, alpha, noise_floor, cfg.min_share)
     report["min_share_percent"] = round_sig(cfg.min_share * 100)
     top_k = min(cfg.top_n, len(global_rows))
     half = [(g["ci_high"] - g["ci_low"]) / 2 / g["mean_abs_shap"]
@@ -1066,6 +1118,7 @@ def _narrate(report: dict[str, Any], cfg: DriversConfig) -> None:
                 nums["shape_threshold"] = r["shape_threshold"]
                 src["shape_threshold"] = f"{p}/rounded/shape_threshold"
         _sentence(report, f"driver_{g['feature']}", text, nums, src, labs)
+    _narrate_groups(report)
     for k, seg in enumerate(report["segments"]):
         if not seg["drivers"]:
             continue
@@ -1099,6 +1152,34 @@ def _narrate(report: dict[str, Any], cfg: DriversConfig) -> None:
             nums["auc"] = mod["auc_test_rounded"]
             src["auc"] = f"/membership/models/{k}/auc_test_rounded"
         _sentence(report, f"membership_{mod['segment_id']}", text + ".", nums, src, labs)
+
+
+def _narrate_groups(report: dict[str, Any]) -> None:
+    """One sentence on driver groups, when some group has more than one measure: the three
+    largest, and where review sentiment ranks if it is not among them."""
+    groups = report["group_importance"]
+    if not any(len(g["features"]) > 1 for g in groups):
+        return
+    parts, nums, src, labs = [], {}, {}, []
+    for i, g in enumerate(groups[:3]):
+        parts.append(f"{g['label']} ({format_number(g['rounded']['share_percent'])}%)")
+        nums[f"share_{i}"] = g["rounded"]["share_percent"]
+        src[f"share_{i}"] = f"/group_importance/{i}/rounded/share_percent"
+        labs.append(g["label"])
+    listed = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+    text = ("Counting related measures together (for example every category share as one "
+            f"driver), the largest parts of the model's attributions go to {listed}")
+    k = next((i for i, g in enumerate(groups) if g["group"] == "review_sentiment"), None)
+    if k is not None and k >= 3:
+        g = groups[k]
+        nums.update(rank=g["rank"], share=g["rounded"]["share_percent"])
+        src.update(rank=f"/group_importance/{k}/rank",
+                   share=f"/group_importance/{k}/rounded/share_percent")
+        verdict = (", too little to call it a driver" if g["within_noise"] else "")
+        text += (f"; review sentiment ranks #{g['rank']} with "
+                 f"{format_number(g['rounded']['share_percent'])}%{verdict}")
+        labs.append(g["label"])
+    _sentence(report, "groups", text + ".", nums, src, labs)
 
 
 def _clean(obj: Any) -> Any:

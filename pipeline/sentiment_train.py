@@ -78,6 +78,7 @@ class TrainConfig:
     patience: int = 3
     val_max_per_class: int = 400
     max_per_class: int | None = None
+    majority_ratio: float = 1.0
     seed: int = 42
     threads: int | None = None
     time_budget_s: float | None = None
@@ -471,15 +472,21 @@ def split_indices(frame: pd.DataFrame, cfg: TrainConfig) -> tuple[np.ndarray, np
     return rest[tr_pos], rest[val_pos], test_idx
 
 
-def _balanced_epoch(pool: dict[str, list[int]], rng: np.random.Generator,
-                    max_per_class: int | None) -> list[tuple[int, int]]:
-    """(example, label) pairs with the same count per class; the larger class is subsampled."""
+def _epoch_sizes(pool: dict[str, list[int]], cfg: TrainConfig) -> dict[str, int]:
+    """Examples drawn per class each epoch: all of the rarer class (at most ``max_per_class``)
+    and up to ``majority_ratio`` times as many of each larger class."""
     n = min(len(v) for v in pool.values())
-    if max_per_class:
-        n = min(n, max_per_class)
+    if cfg.max_per_class:
+        n = min(n, cfg.max_per_class)
+    return {lab: min(len(v), int(round(n * cfg.majority_ratio))) for lab, v in pool.items()}
+
+
+def _balanced_epoch(pool: dict[str, list[int]], rng: np.random.Generator,
+                    sizes: dict[str, int]) -> list[tuple[int, int]]:
+    """(example, label) pairs, ``sizes[label]`` of each class; larger classes are subsampled."""
     pairs: list[tuple[int, int]] = []
     for lab_id, lab in enumerate(HEAD_LABELS):
-        chosen = rng.choice(pool[lab], size=n, replace=False)
+        chosen = rng.choice(pool[lab], size=sizes[lab], replace=False)
         pairs.extend((int(i), lab_id) for i in chosen)
     return pairs
 
@@ -574,7 +581,8 @@ def train_sentiment_model(df: pd.DataFrame, text_col: str, rating_col: str, out_
         _add_examples(frame, ids, cfg, val_texts, val_true)
 
     rng = np.random.default_rng(cfg.seed)
-    per_epoch = 2 * min(min(len(v) for v in pool.values()), cfg.max_per_class or 10**12)
+    sizes = _epoch_sizes(pool, cfg)
+    per_epoch = sum(sizes.values())
     steps_per_epoch = math.ceil(per_epoch / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
     eval_every = max(1, steps_per_epoch // max(1, cfg.evals_per_epoch))
@@ -583,7 +591,11 @@ def train_sentiment_model(df: pd.DataFrame, text_col: str, rating_col: str, out_
     warmup = max(1, int(total_steps * cfg.warmup_ratio))
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup))))
-    loss_fn = torch.nn.CrossEntropyLoss()
+    # the loss weighs each class as if the epoch were balanced (majority_ratio > 1 shows the
+    # model more of the larger class without shifting its prior)
+    smallest = min(sizes.values())
+    loss_fn = torch.nn.CrossEntropyLoss(
+        weight=torch.tensor([smallest / sizes[lab] for lab in HEAD_LABELS], dtype=torch.float32))
     n_trainable = sum(p.numel() for p in params)
     logger.info("trainable parameters: %d; %d steps/epoch, up to %d epochs", n_trainable,
                 steps_per_epoch, cfg.epochs)
@@ -596,7 +608,7 @@ def train_sentiment_model(df: pd.DataFrame, text_col: str, rating_col: str, out_
     stopped = False
     with progress_bar("fine-tuning", total_steps, "steps") as advance:
         for epoch in range(cfg.epochs):
-            batches = _length_batches(_balanced_epoch(pool, rng, cfg.max_per_class), lengths,
+            batches = _length_batches(_balanced_epoch(pool, rng, sizes), lengths,
                                       cfg.batch_size, rng)
             model.train()
             running = 0.0

@@ -25,9 +25,15 @@ spend, order value, items per order, tenure, category shares, age, sentiment), n
 single one: UMAP (8 dims) + HDBSCAN reaches an adjusted Rand index of about 0.9-0.97 against
 the personas on 20k transactions (``benchmarks/bench_generate.py --separability``).
 
-Sentiment raises spend: every unit price is multiplied by ``exp(b * (s - 0.5))`` with
-``b = 10 * ln(1 + sentiment_spend_pct / 100)``, i.e. +6 % order value per +0.1 latent
-sentiment ``s`` by default, within every persona.
+Satisfaction raises spend: each customer's satisfaction is ``u = clip(s + N(0,
+satisfaction_sd), 0.02, 0.98)`` (latent sentiment plus a personal deviation, sd 0.15), and every
+unit price is multiplied by ``exp(b * (u - 0.5))`` with ``b = 10 * ln(1 + sentiment_spend_pct /
+100)``, i.e. +15 % order value per +0.1 satisfaction by default, within every persona.
+``ground_truth.json`` ranks the planted drivers of spend (``effects.spend_drivers``): the mean
+absolute change in spend when one factor (orders, items per order, category prices, the
+persona's price level, satisfaction) is set to its average. The value model sees satisfaction
+only through about one noisy review per customer, so its measured effect is smaller than the
+planted one (see ``benchmarks/bench_drivers_planted.py``).
 
 States: US customers are spread over the 50 states + DC by 2020 census population (small
 states get fewer than 30 customers at 5k customers). Customers in Michigan, Ohio and Indiana
@@ -39,8 +45,10 @@ Germany, Canada and Australia with their region in ``State`` (England, Bavaria, 
 South Wales, ...).
 
 Reviews: ``review_share`` of transactions carry a review. Its star rating is
-``clip(round(1 + 4 s + N(0, 0.75)), 1, 5)`` and its true label follows from the rating (1-2
-negative, 3 neutral, 4-5 positive). Reviews of clothing use, with probability
+``clip(round(1 + 4 u + N(0, e)), 1, 5)`` with ``e = sqrt(0.75^2 - (4 satisfaction_sd)^2)``
+(ratings scatter 0.75 stars in all around ``1 + 4 s``; the customer's own part is shared by
+their reviews and their spend), and its true label follows from the rating (1-2 negative,
+3 neutral, 4-5 positive). Reviews of clothing use, with probability
 ``real_text_share``, a real CC0 review with the same rating (``pipeline/data``, see
 ATTRIBUTION.md); the rest are composed from aspect sentences (quality, fit, size, fabric,
 price, shipping, delivery, customer service, packaging, ...) with negation, mixed opinions,
@@ -103,7 +111,9 @@ class GenerateConfig:
         non_us_share: share of customers outside the USA.
         real_text_share: share of clothing reviews that use a real CC0 review text.
         pii_text_share: share of reviews whose text carries the customer's e-mail or phone.
-        sentiment_spend_pct: planted spend effect, % per +0.1 latent sentiment.
+        sentiment_spend_pct: planted spend effect, % order value per +0.1 satisfaction.
+        satisfaction_sd: sd of each customer's satisfaction around their latent sentiment
+            (at most 0.1875, where it would take all of the 0.75-star rating noise).
         state_sentiment_shift: planted sentiment shift of the high and low state groups.
         invalid_share, duplicate_share: invalid and duplicate rows (messy only), as shares of
             ``n_transactions`` (of each file's rows for duplicates in mode ``tables``).
@@ -124,7 +134,8 @@ class GenerateConfig:
     non_us_share: float = 0.10
     real_text_share: float = 0.85
     pii_text_share: float = 0.01
-    sentiment_spend_pct: float = 6.0
+    sentiment_spend_pct: float = 15.0
+    satisfaction_sd: float = 0.15
     state_sentiment_shift: float = 0.15
     invalid_share: float = 0.015
     duplicate_share: float = 0.01
@@ -152,6 +163,8 @@ class GenerateConfig:
             value = getattr(self, key)
             if not 0.0 <= value <= hi:
                 raise bad(key, f"a number in [0, {hi}]", value)
+        if not 0.0 <= self.satisfaction_sd <= RATING_NOISE_SD / 4:
+            raise bad("satisfaction_sd", f"a number in [0, {RATING_NOISE_SD / 4}]", self.satisfaction_sd)
         if not 0.0 <= self.sentiment_spend_pct <= 50.0:
             raise bad("sentiment_spend_pct", "a number in [0, 50]", self.sentiment_spend_pct)
 
@@ -395,6 +408,7 @@ CUSTOMER_COLUMNS = ("customer_id", "name", "email", "phone", "address", "city", 
                     "state", "country", "age", "gender", "income")
 TRANSACTION_COLUMNS = ("transaction_id", "customer_id", "date", "quantity", "amount", "total",
                        "category")
+RATING_NOISE_SD = 0.75
 REVIEW_COLUMNS = ("review_id", "customer_id", "date", "text", "rating")
 INVALID_REASONS = ("amount", "date", "customer_id", "negative_total")
 # Never NA tokens ("N/A", "null"): a missing total next to a valid amount and quantity could
@@ -759,7 +773,7 @@ def _make_transactions(cfg: GenerateConfig, rng: np.random.Generator, cust: dict
     qty = np.minimum(1 + rng.poisson(basket - 1.0), 10)
     sigma = np.array([p.price_sigma for p in personas])[pid][cidx]
     beta = 10.0 * math.log1p(cfg.sentiment_spend_pct / 100.0)
-    spend_mult = np.exp(beta * (cust["sentiment"] - 0.5))[cidx]
+    spend_mult = np.exp(beta * (cust["satisfaction"] - 0.5))[cidx]
     price = (np.array(CATEGORY_BASE_PRICE)[cat] * cust["price_level"][cidx] * spend_mult
              * rng.lognormal(0.0, sigma))
     amount = np.maximum(np.round(price, 2), 0.5)
@@ -915,14 +929,20 @@ def _compose(rng: np.random.Generator, labels: np.ndarray, cats: np.ndarray,
     return texts
 
 
+def review_noise_sd(cfg: GenerateConfig) -> float:
+    """Per-review rating noise (stars): what is left of the total 0.75 once the customer's
+    satisfaction deviation (``4 * satisfaction_sd`` stars) is taken out."""
+    return math.sqrt(max(0.0, RATING_NOISE_SD ** 2 - (4.0 * cfg.satisfaction_sd) ** 2))
+
+
 def _make_reviews(cfg: GenerateConfig, rng: np.random.Generator, cust: dict, tx: dict,
                   n_days: int) -> dict[str, np.ndarray]:
     """Pick the reviewed transactions; rating from latent sentiment; real or composed text."""
     n_tx = tx["day"].size
     n_rev = int(round(cfg.review_share * n_tx))
     ridx = np.sort(rng.choice(n_tx, size=n_rev, replace=False))
-    s = cust["sentiment"][tx["cidx"][ridx]]
-    rating = np.clip(np.rint(1 + 4 * s + rng.normal(0, 0.75, n_rev)), 1, 5).astype(np.int64)
+    s = cust["satisfaction"][tx["cidx"][ridx]]
+    rating = np.clip(np.rint(1 + 4 * s + rng.normal(0, review_noise_sd(cfg), n_rev)), 1, 5).astype(np.int64)
     labels = _label(rating)
     cats = tx["cat"][ridx]
     texts = _compose(rng, labels, cats, tx["type_idx"][ridx] * 3 + tx["prod_idx"][ridx])
@@ -1100,14 +1120,18 @@ def generate_frames(cfg: GenerateConfig) -> tuple[dict[str, pd.DataFrame], dict]
     """
     personas = PERSONAS[: cfg.n_personas]
     root = np.random.SeedSequence(cfg.seed)
-    rngs = dict(zip(("customers", "transactions", "reviews", "mess"),
-                    (np.random.default_rng(s) for s in root.spawn(4))))
+    # spawn(5) keeps the first four streams of spawn(4): adding the satisfaction stream left
+    # every other generated value unchanged
+    rngs = dict(zip(("customers", "transactions", "reviews", "mess", "satisfaction"),
+                    (np.random.default_rng(s) for s in root.spawn(5))))
     start, end, n_days = _window(cfg)
     mean_orders = float(np.dot([p.weight for p in personas], [p.orders_mean for p in personas])
                         / sum(p.weight for p in personas))
     n_cust = max(50, int(round(cfg.n_transactions / mean_orders)))
 
     cust = _make_customers(cfg, rngs["customers"], n_cust, personas)
+    cust["satisfaction"] = np.clip(
+        cust["sentiment"] + rngs["satisfaction"].normal(0.0, cfg.satisfaction_sd, n_cust), 0.02, 0.98)
     tx = _make_transactions(cfg, rngs["transactions"], cust, personas, n_days)
     rev = _make_reviews(cfg, rngs["reviews"], cust, tx, n_days)
     dates = _date_strings(start, n_days)
@@ -1252,7 +1276,8 @@ def generate_frames(cfg: GenerateConfig) -> tuple[dict[str, pd.DataFrame], dict]
     frames["truth_customers"] = pd.DataFrame({
         "customer_id": cust["customer_id"], "persona_id": cust["persona_id"],
         "persona": _obj([p.name for p in personas])[cust["persona_id"]],
-        "sentiment": np.round(cust["sentiment"], 6), "state": cust["state_code"],
+        "sentiment": np.round(cust["sentiment"], 6),
+        "satisfaction": np.round(cust["satisfaction"], 6), "state": cust["state_code"],
         "country": cust["country"], "n_orders": tx["counts"],
     })
     frames["truth_reviews"] = pd.DataFrame({
@@ -1267,6 +1292,91 @@ def generate_frames(cfg: GenerateConfig) -> tuple[dict[str, pd.DataFrame], dict]
 def _counter(values: np.ndarray) -> dict[str, int]:
     keys, counts = np.unique(np.asarray(values, dtype=str), return_counts=True)
     return {str(k): int(c) for k, c in zip(keys, counts)}
+
+
+# planted factor -> the value-model feature (or driver group) that observes it; None: unobserved
+PLANTED_DRIVER_FEATURES = {"frequency": "frequency", "basket_size": "items_per_order",
+                           "category_price": "category_mix", "satisfaction": "review_sentiment",
+                           "price_level": None}
+
+
+def planted_drivers(cfg: GenerateConfig, cust: dict, tx: dict) -> dict:
+    """How strongly each planted factor drives spend in the generated data, in dollars.
+
+    A customer's spend is a product of factors: orders x items per order x the base price of
+    the categories bought x the persona's price level x the satisfaction multiplier
+    ``exp(b * (satisfaction - 0.5))`` x price noise. A factor's planted effect is the mean
+    absolute change in spend per customer when only that factor is set to its (geometric)
+    mean, the same currency as mean |SHAP|; the planted rank orders the factors by it.
+    """
+    n = cust["customer_id"].size
+    cidx = tx["cidx"]
+    orders = np.bincount(cidx, minlength=n).astype(float)
+    items = np.bincount(cidx, weights=tx["qty"], minlength=n)
+    ok = orders > 0
+    base = np.array(CATEGORY_BASE_PRICE)[tx["cat"]]
+    spend = np.bincount(cidx, weights=tx["total"], minlength=n)[ok]
+    beta = 10.0 * math.log1p(cfg.sentiment_spend_pct / 100.0)
+    factors = {
+        "frequency": orders[ok],
+        "basket_size": items[ok] / orders[ok],
+        "category_price": np.bincount(cidx, weights=base * tx["qty"], minlength=n)[ok] / items[ok],
+        "price_level": cust["price_level"][ok],
+        "satisfaction": np.exp(beta * (cust["satisfaction"][ok] - 0.5)),
+    }
+    effect = {k: float(np.mean(np.abs(spend * (1.0 - np.exp(np.log(v).mean()) / v))))
+              for k, v in factors.items()}
+    order = sorted(effect, key=effect.get, reverse=True)
+    return {
+        "description": "planted drivers of spend, strongest first: each factor's mean absolute "
+                       "change in spend per customer when only it is set to its average (the "
+                       "currency of mean |SHAP|). 'observed_as' names the value-model feature or "
+                       "driver group that sees it (null: not observed directly; the persona's "
+                       "price level shows through the category mix and other persona traits)",
+        "factors": {k: {"rank": order.index(k) + 1, "direction": "increasing",
+                        "mean_abs_effect": round(effect[k], 2),
+                        "observed_as": PLANTED_DRIVER_FEATURES[k]} for k in order},
+    }
+
+
+def compare_planted_drivers(truth: dict, drivers: dict) -> list[dict]:
+    """Planted drivers of spend (``ground_truth.json``) next to what the value model found
+    (``results/drivers.json``), one row per planted factor the model can observe.
+
+    Each row has the planted rank among the observed factors and the recovered one (by the
+    mean |SHAP| of the factor's driver group), the recovered share of importance, whether the
+    model calls the group within noise, and whether the direction came out as planted: rising
+    spend for frequency, basket size and satisfaction (``positive_prob``), and for the category
+    mix a rising share of the priciest category with a falling share of the cheapest.
+    """
+    planted = truth["effects"]["spend_drivers"]["factors"]
+    groups = {g["group"]: g for g in drivers.get("group_importance", [])}
+    features = {g["feature"]: g for g in drivers.get("global_importance", [])}
+    prices = truth["category_base_price"]
+    slug = {c: "cat_share_" + c.lower().replace(" ", "_") for c in prices}
+
+    def direction_ok(factor: str) -> bool | None:
+        if factor == "category_price":
+            pricey, cheap = max(prices, key=prices.get), min(prices, key=prices.get)
+            hi, lo = features.get(slug[pricey]), features.get(slug[cheap])
+            return (hi is not None and lo is not None and hi["direction"] == "increasing"
+                    and lo["direction"] == "decreasing")
+        feature = {"satisfaction": "positive_prob"}.get(factor, planted[factor]["observed_as"])
+        row = features.get(feature)
+        return None if row is None else row["direction"] == "increasing"
+
+    seen = [k for k, v in sorted(planted.items(), key=lambda kv: kv[1]["rank"])
+            if v["observed_as"] in groups]
+    found = sorted(seen, key=lambda k: groups[planted[k]["observed_as"]]["rank"])
+    return [{"factor": k, "observed_as": planted[k]["observed_as"],
+             "planted_rank": seen.index(k) + 1,
+             "planted_mean_abs_effect": planted[k]["mean_abs_effect"],
+             "recovered_rank": found.index(k) + 1,
+             "group_rank": groups[planted[k]["observed_as"]]["rank"],
+             "mean_abs_shap": groups[planted[k]["observed_as"]]["mean_abs_shap"],
+             "share": groups[planted[k]["observed_as"]]["share"],
+             "within_noise": groups[planted[k]["observed_as"]]["within_noise"],
+             "direction_as_planted": direction_ok(k)} for k in seen]
 
 
 def _truth(cfg: GenerateConfig, personas: tuple[Persona, ...], cust: dict, tx: dict, rev: dict,
@@ -1316,11 +1426,14 @@ def _truth(cfg: GenerateConfig, personas: tuple[Persona, ...], cust: dict, tx: d
         "personas": persona_list,
         "effects": {
             "sentiment_spend": {
-                "description": "unit price (Amount, hence Total_Amount) x exp(b * (s - 0.5)) for "
-                               "latent sentiment s in [0, 1], within every persona",
+                "description": "unit price (Amount, hence Total_Amount) x exp(b * (u - 0.5)) for "
+                               "the customer's satisfaction u = clip(s + N(0, satisfaction_sd), "
+                               "0.02, 0.98), within every persona; u also sets the star ratings",
                 "b": round(beta, 6),
                 "spend_pct_per_0.1_sentiment": cfg.sentiment_spend_pct,
+                "satisfaction_sd": cfg.satisfaction_sd,
             },
+            "spend_drivers": planted_drivers(cfg, cust, tx),
             "state_sentiment": {
                 "description": "latent sentiment shifted for every customer in these "
                                "neighbouring states (then clipped to [0.02, 0.98])",
@@ -1332,7 +1445,8 @@ def _truth(cfg: GenerateConfig, personas: tuple[Persona, ...], cust: dict, tx: d
             },
         },
         "reviews": {
-            "rating_model": "clip(round(1 + 4 s + N(0, 0.75)), 1, 5)",
+            "rating_model": f"clip(round(1 + 4 u + N(0, {review_noise_sd(cfg):.4g})), 1, 5) for "
+                            "the customer's satisfaction u",
             "label_from_rating": {"negative": [1, 2], "neutral": [3], "positive": [4, 5]},
             "by_label": _counter(rev["label"]),
             "by_rating": _counter(rev["rating"]),

@@ -460,8 +460,21 @@ def drivers_view(drivers: dict[str, Any] | None) -> dict[str, Any]:
         "importance": Table("Drivers of spend (global)", ("Rank", "Feature", "Share of importance",
                                                           "High vs low effect", "Direction"),
                             rows, (True, False, True, True, False)),
+        "groups": _driver_groups_table(drivers.get("group_importance", [])),
         "notes": [n if isinstance(n, str) else n.get("text", "") for n in drivers.get("notes", [])],
     }
+
+
+def _driver_groups_table(groups: list[dict[str, Any]]) -> Table | None:
+    """Driver groups (related measures' SHAP added up), when some group has several measures."""
+    if not any(len(g["features"]) > 1 for g in groups):
+        return None
+    rows = tuple(Row((str(g["rank"]), g["label"], fmt.number(len(g["features"])),
+                      fmt.percent(g["share"], 1), "within noise" if g["within_noise"] else "driver"))
+                 for g in groups[:10])
+    return Table("Drivers with related measures counted together", ("Rank", "Driver", "Measures",
+                                                                    "Share of importance", "Verdict"),
+                 rows, (True, False, True, True, False))
 
 
 # --------------------------------------------------------------------------- geography

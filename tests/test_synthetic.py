@@ -221,19 +221,43 @@ def test_personas_differ_on_customer_features(retail_clean):
     assert (top > 0.8).all()
 
 
-def test_sentiment_raises_spend_within_personas():
+def test_satisfaction_raises_spend_within_personas():
     frames, truth = generate_frames(GenerateConfig(n_transactions=10_000, seed=11))
     df = frames["retail_table"].merge(frames["truth_customers"], left_on="Customer_ID",
                                       right_on="customer_id")
     base = df["Product_Category"].map(dict(zip(CATEGORIES, CATEGORY_BASE_PRICE)))
     df["log_price"] = np.log(df["Amount"] / base)
-    cust = df.groupby("Customer_ID").agg(p=("persona_id", "first"), s=("sentiment", "first"),
+    cust = df.groupby("Customer_ID").agg(p=("persona_id", "first"), u=("satisfaction", "first"),
                                          lp=("log_price", "mean"))
-    cust[["s", "lp"]] -= cust.groupby("p")[["s", "lp"]].transform("mean")
-    slope = (cust["s"] * cust["lp"]).sum() / (cust["s"] ** 2).sum()
+    cust[["u", "lp"]] -= cust.groupby("p")[["u", "lp"]].transform("mean")
+    slope = (cust["u"] * cust["lp"]).sum() / (cust["u"] ** 2).sum()
     b = truth["effects"]["sentiment_spend"]["b"]
-    assert b == pytest.approx(10 * math.log(1.06), rel=1e-4)
+    assert b == pytest.approx(10 * math.log(1.15), rel=1e-4)
     assert abs(slope - b) < 0.25
+
+
+def test_satisfaction_is_sentiment_plus_a_personal_deviation_that_ratings_share():
+    frames, truth = generate_frames(GenerateConfig(n_transactions=10_000, seed=11))
+    tc = frames["truth_customers"].set_index("customer_id")
+    dev = tc["satisfaction"] - tc["sentiment"]
+    inside = tc["satisfaction"].between(0.03, 0.97) & tc["sentiment"].between(0.03, 0.97)
+    assert dev[inside].std() == pytest.approx(0.15, abs=0.01)
+    tr = frames["truth_reviews"].join(tc[["sentiment", "satisfaction"]], on="customer_id")
+    # ratings follow satisfaction more closely than the latent sentiment it scatters around
+    assert tr["rating"].corr(tr["satisfaction"]) > tr["rating"].corr(tr["sentiment"]) + 0.05
+    assert truth["reviews"]["rating_model"].startswith("clip(round(1 + 4 u + N(0, 0.45))")
+
+
+def test_planted_spend_drivers_are_ranked_in_dollars():
+    frames, truth = generate_frames(GenerateConfig(n_transactions=10_000, seed=11))
+    drivers = truth["effects"]["spend_drivers"]["factors"]
+    assert sorted(d["rank"] for d in drivers.values()) == [1, 2, 3, 4, 5]
+    effects = [d["mean_abs_effect"] for d in sorted(drivers.values(), key=lambda d: d["rank"])]
+    assert effects == sorted(effects, reverse=True) and effects[-1] > 0
+    assert drivers["satisfaction"]["observed_as"] == "review_sentiment"
+    # no planted spend effect: satisfaction moves spend by nothing
+    _, flat = generate_frames(GenerateConfig(n_transactions=10_000, seed=11, sentiment_spend_pct=0))
+    assert flat["effects"]["spend_drivers"]["factors"]["satisfaction"]["mean_abs_effect"] == 0
 
 
 def test_planted_state_sentiment(retail_clean):
