@@ -243,6 +243,8 @@ def _sentiment_options(func: Callable) -> Callable:
     @click.option("--batch-size", type=int, help="Texts per forward pass (sentiment.batch_size).")
     @click.option("--max-length", type=int, help="Truncation in tokens (sentiment.max_length).")
     @click.option("--quantize/--no-quantize", default=None, help="int8 dynamic quantisation (CPU).")
+    @click.option("--adapt-prior/--no-adapt-prior", default=None,
+                  help="Adjust scores to the file's own share of positive texts (sentiment.adapt_prior).")
     @click.option("--threads", type=int, help="CPU threads for the model (sentiment.threads).")
     @click.option("--cache-dir", type=click.Path(path_type=Path),
                   help="Persistent score cache folder; re-scoring the same texts is then instant.")
@@ -258,6 +260,19 @@ def _sentiment_cfg(config_path: Path | None, **flags: Any):
     return cfg.sentiment
 
 
+def _prior_line(scorer: Any) -> str | None:
+    """What the label-shift adjustment did to a scored file, in one line (None: not used)."""
+    prior = scorer.prior
+    if not prior:
+        return None
+    trained = f"the model was trained at {prior['model_positive_share']:.1%}"
+    if not prior["applied"]:
+        return (f"positive share: not adjusted ({prior['texts']} scorable texts, fewer than "
+                f"{prior['min_texts']}); {trained}")
+    return (f"positive share of these texts: {prior['estimated_positive_share']:.1%} estimated, "
+            f"scores adjusted to it; {trained}")
+
+
 @sentiment.command("score", epilog=_example(
     "segment-report sentiment score reviews.csv --text-col text --out scored.parquet\n"
     "segment-report sentiment score reviews.parquet --text-col body --model vader"))
@@ -270,7 +285,8 @@ def _sentiment_cfg(config_path: Path | None, **flags: Any):
 @_sentiment_options
 def sentiment_score(file: Path, text_col: str, title_col: str | None, out_path: Path | None,
                     config_path: Path | None, model: str | None, batch_size: int | None, max_length: int | None,
-                    quantize: bool | None, threads: int | None, cache_dir: Path | None) -> None:
+                    quantize: bool | None, adapt_prior: bool | None, threads: int | None,
+                    cache_dir: Path | None) -> None:
     """Add positive_prob and label to every row of a review file.
 
     positive_prob is the model's probability that the review is positive (NaN for texts with
@@ -280,7 +296,7 @@ def sentiment_score(file: Path, text_col: str, title_col: str | None, out_path: 
     from pipeline.sentiment import SentimentScorer, read_table, require_column, review_texts, write_table
 
     cfg = _sentiment_cfg(config_path, model=model, batch_size=batch_size, max_length=max_length,
-                         quantize=quantize, threads=threads)
+                         quantize=quantize, adapt_prior=adapt_prior, threads=threads)
     df = read_table(file)
     require_column(df, text_col, "--text-col", file)
     if title_col:
@@ -301,6 +317,8 @@ def sentiment_score(file: Path, text_col: str, title_col: str | None, out_path: 
     click.echo(f"scored {stats.texts} rows ({stats.unique_texts} distinct texts, {stats.cached} from "
                f"cache) with {scorer.model_id} in {stats.seconds:.1f} s"
                + (f" ({rate:.0f} texts/s)" if rate else ""))
+    if line := _prior_line(scorer):
+        click.echo(line)
     counts = df["label"].value_counts()
     click.echo("labels: " + ", ".join(f"{k} {int(v)}" for k, v in counts.items()))
     flagged = {k: v for k, v in quality.items() if v and k not in ("texts",)}
@@ -379,7 +397,8 @@ def sentiment_train(reviews: Path, text_col: str, rating_col: str, out_dir: Path
 @_sentiment_options
 def sentiment_evaluate(file: Path, text_col: str, label_col: str, title_col: str | None,
                        config_path: Path | None, model: str | None, batch_size: int | None, max_length: int | None,
-                       quantize: bool | None, threads: int | None, cache_dir: Path | None) -> None:
+                       quantize: bool | None, adapt_prior: bool | None, threads: int | None,
+                       cache_dir: Path | None) -> None:
     """Print accuracy, macro-F1 and the confusion matrix on labelled reviews.
 
     Ratings map to labels with sentiment.negative_ratings / neutral_ratings / positive_ratings.
@@ -389,7 +408,7 @@ def sentiment_evaluate(file: Path, text_col: str, label_col: str, title_col: str
                                     read_table, require_column, review_texts)
 
     cfg = _sentiment_cfg(config_path, model=model, batch_size=batch_size, max_length=max_length,
-                         quantize=quantize, threads=threads)
+                         quantize=quantize, adapt_prior=adapt_prior, threads=threads)
     df = read_table(file)
     require_column(df, text_col, "--text-col", file)
     require_column(df, label_col, "--label-col", file)
@@ -405,6 +424,8 @@ def sentiment_evaluate(file: Path, text_col: str, label_col: str, title_col: str
     m = evaluate_labels(true[keep].reset_index(drop=True), scores)
     click.echo(f"model {scorer.model_id}; {m['n']} labelled rows ({int((~keep).sum())} without a "
                f"usable label skipped, {m['unscorable']} unscorable texts); {m['mode']}")
+    if line := _prior_line(scorer):
+        click.echo(line)
     click.echo(f"accuracy {m['accuracy']:.4f}")
     click.echo(f"macro-F1 {m['macro_f1']:.4f}")
     for lab, pc in m["per_class"].items():

@@ -197,7 +197,9 @@ class SentimentConfig(StrictModel):
     int8 neutral band (the shipped one), off otherwise. ``neutral_band``: ``[low, high]`` on positive_prob labelled neutral for 2-class models
     (``null``: the model card's tuned band). ``fine_tune``: fine-tune on the run's rated reviews
     and keep the better model on a held-out split (``fine_tune_test_size`` of the rated reviews,
-    at most ``fine_tune_epochs`` epochs / ``fine_tune_max_minutes`` minutes).
+    at most ``fine_tune_epochs`` epochs / ``fine_tune_max_minutes`` minutes). ``adapt_prior``:
+    adjust the shipped (or a self-trained) model's scores to the scored reviews' own share of
+    positive reviews, estimated by EM (see ``pipeline.sentiment.estimate_positive_share``).
     """
 
     model: str = "default"
@@ -216,6 +218,7 @@ class SentimentConfig(StrictModel):
     neutral_ratings: tuple[int, ...] = (3,)
     positive_ratings: tuple[int, ...] = (4, 5)
     recency_half_life_days: float = Field(90.0, gt=0)
+    adapt_prior: bool = True
 
     @model_validator(mode="after")
     def _check_sentiment(self) -> SentimentConfig:

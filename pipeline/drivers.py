@@ -112,7 +112,7 @@ def feature_label(name: str) -> str:
     if name in _BASE_LABELS:
         return _BASE_LABELS[name]
     if name.startswith("cat_share_"):
-        return "Share of spend: " + name.removeprefix("cat_share_").replace("_", " ")
+        return "Share of spend on " + name.removeprefix("cat_share_").replace("_", " ")
     if name.endswith("_missing"):
         return feature_label(name.removesuffix("_missing")) + " unknown"
     if "=" in name:
@@ -121,12 +121,18 @@ def feature_label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
-def quantity_phrase(label: str) -> str:
-    """A feature label as it reads mid-sentence: ``Share of spend: electronics`` ->
-    ``a share of spend on electronics``, ``Days since last order`` -> ``days since last order``."""
-    if label.startswith("Share of spend: "):
-        return "a share of spend on " + label.removeprefix("Share of spend: ")
+def mid_sentence(label: str) -> str:
+    """A label as it reads after the start of a sentence: ``Days since last order`` -> ``days
+    since last order``; labels that start with an acronym (``US customer``) stay as they are."""
     return label[:1].lower() + label[1:] if label[:2] != label[:2].upper() else label
+
+
+def quantity_phrase(label: str) -> str:
+    """A feature label as a quantity mid-sentence: ``Share of spend on electronics`` ->
+    ``a share of spend on electronics``, ``Days since last order`` -> ``days since last order``."""
+    if label.startswith("Share of spend on "):
+        return "a " + mid_sentence(label)
+    return mid_sentence(label)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -1052,8 +1058,9 @@ def _narrate(report: dict[str, Any], cfg: DriversConfig) -> None:
             head = f"{g['label']} is the #1 driver of {what}"
         else:
             prev = rows[i - 1]
-            head = f"{g['label']} is the #{g['rank']} driver of {what}, after {prev['label']}"
-            labs.append(prev["label"])
+            head = (f"{g['label']} is the #{g['rank']} driver of {what}, "
+                    f"after {mid_sentence(prev['label'])}")
+            labs.append(mid_sentence(prev["label"]))
         if g["effect"] is None:
             continue
         if g["binary"]:
@@ -1125,26 +1132,26 @@ def _narrate(report: dict[str, Any], cfg: DriversConfig) -> None:
         d = seg["drivers"][0]
         sign = "raises" if d["mean_shap"] > 0 else "lowers"
         _sentence(report, f"segment_{seg['segment_id']}",
-                  f"Within the segment “{seg['segment_name']}”, {d['label']} is the feature most associated "
+                  f"Within the segment “{seg['segment_name']}”, {mid_sentence(d['label'])} is the feature most associated "
                   f"with {what}: on average it {sign} predicted {what} by "
                   f"{_money(d['rounded']['mean_shap'], money)} per customer compared with the "
                   "average customer.",
                   {"mean_shap": d["rounded"]["mean_shap"]},
                   {"mean_shap": f"/segments/{k}/drivers/0/rounded/mean_shap"},
-                  [seg["segment_name"], d["label"]])
+                  [seg["segment_name"], mid_sentence(d["label"])])
     for k, mod in enumerate(report["membership"].get("models", [])):
         if mod.get("status") != "ok" or not mod.get("features"):
             continue
         parts, nums, src, labs = [], {}, {}, [mod["segment_name"]]
         for q, f in enumerate(mod["features"][:2]):
-            parts.append(f"{f['direction']} {f['label']} ({f['statistic']} "
+            parts.append(f"{f['direction']} {mid_sentence(f['label'])} ({f['statistic']} "
                          f"{format_number(f['rounded']['segment_value'])} vs "
                          f"{format_number(f['rounded']['rest_value'])} for other customers)")
             nums[f"segment_{q}"] = f["rounded"]["segment_value"]
             nums[f"rest_{q}"] = f["rounded"]["rest_value"]
             src[f"segment_{q}"] = f"/membership/models/{k}/features/{q}/rounded/segment_value"
             src[f"rest_{q}"] = f"/membership/models/{k}/features/{q}/rounded/rest_value"
-            labs.append(f["label"])
+            labs.append(mid_sentence(f["label"]))
         text = f"The segment “{mod['segment_name']}” is set apart mostly by " + " and ".join(parts)
         if mod.get("auc_test_rounded") is not None:
             text += (f"; a membership model separates it from the rest with AUC "
@@ -1162,10 +1169,10 @@ def _narrate_groups(report: dict[str, Any]) -> None:
         return
     parts, nums, src, labs = [], {}, {}, []
     for i, g in enumerate(groups[:3]):
-        parts.append(f"{g['label']} ({format_number(g['rounded']['share_percent'])}%)")
+        parts.append(f"{mid_sentence(g['label'])} ({format_number(g['rounded']['share_percent'])}%)")
         nums[f"share_{i}"] = g["rounded"]["share_percent"]
         src[f"share_{i}"] = f"/group_importance/{i}/rounded/share_percent"
-        labs.append(g["label"])
+        labs.append(mid_sentence(g["label"]))
     listed = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
     text = ("Counting related measures together (for example every category share as one "
             f"driver), the largest parts of the model's attributions go to {listed}")

@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
 import os
 import re
 import sqlite3
@@ -252,6 +253,47 @@ def band_labels(prob: np.ndarray, band: tuple[float, float]) -> np.ndarray:
     return out
 
 
+# --------------------------------------------------------------------------- label shift
+
+PRIOR_MIN_TEXTS = 200
+PRIOR_SHARE_BOUNDS = (0.02, 0.98)
+
+
+def shift_prob(prob: np.ndarray, offset: float) -> np.ndarray:
+    """``positive_prob`` after adding ``offset`` to the positive-vs-negative logit difference."""
+    p = np.clip(np.asarray(prob, dtype=float), 1e-7, 1 - 1e-7)
+    return 1.0 / (1.0 + np.exp(-(np.log(p / (1 - p)) + offset)))
+
+
+def estimate_positive_share(prob: np.ndarray, offset: float, max_iter: int = 1000,
+                            tol: float = 1e-8) -> float:
+    """Share of positive texts in a set, estimated from a 2-class model's outputs by EM.
+
+    The shipped head is trained on class-balanced batches (a 50/50 prior) and its card's
+    ``logit_offset`` moves it to the training data's prior (mostly positive clothing reviews).
+    Taking that offset out gives the balanced-prior probabilities; EM (Saerens, Latinne and
+    Decaestecker, "Adjusting the outputs of a classifier to new a priori probabilities", 2002)
+    then alternates re-weighting them with the current share and re-estimating the share as
+    their mean, which converges to the maximum-likelihood share of the set.
+
+    Args:
+        prob: ``positive_prob`` of the model with its card offset applied (no NaN).
+        offset: the card's ``logit_offset``.
+
+    Returns:
+        The estimated share, bounded to ``PRIOR_SHARE_BOUNDS``.
+    """
+    balanced = shift_prob(prob, -offset)
+    lo, hi = PRIOR_SHARE_BOUNDS
+    share = 0.5
+    for _ in range(max_iter):
+        new = float(np.clip(shift_prob(balanced, math.log(share / (1 - share))).mean(), lo, hi))
+        if abs(new - share) < tol:
+            return new
+        share = new
+    return share
+
+
 # --------------------------------------------------------------------------- scorer
 
 @dataclass
@@ -309,6 +351,7 @@ class SentimentScorer:
         self.band: tuple[float, float] = (0.5, 0.5)
         self.quantized = False
         self.device = "cpu"
+        self.prior: dict[str, Any] | None = None
         self.batch_size = cfg.batch_size or 8
         if cfg.threads:
             import torch
@@ -508,6 +551,8 @@ class SentimentScorer:
         by_text = {u: result[h] for u, h in zip(unique, hashes)}
         pp = np.array([by_text[c][0] if c is not None else np.nan for c in cleaned], dtype=float)
         lab = [by_text[c][1] if c is not None else UNSCORABLE for c in cleaned]
+        if self.adapts_prior:
+            pp, lab = self._adapt_prior(pp, lab)
         stats.seconds = time.perf_counter() - t0
         quality_out = dict(quality)
         quality_out["unscorable"] = int(sum(c is None for c in cleaned))
@@ -516,12 +561,41 @@ class SentimentScorer:
         return (pd.DataFrame({"positive_prob": pp, "label": pd.array(lab, dtype="string")}),
                 quality_out, stats)
 
+    @property
+    def adapts_prior(self) -> bool:
+        """Whether scores are adjusted to each scored set's own share of positive texts: for
+        models trained by this project (their card has the balanced-training ``logit_offset``)
+        unless ``sentiment.adapt_prior`` is off."""
+        return self.cfg.adapt_prior and "logit_offset" in self.card
+
+    def _adapt_prior(self, pp: np.ndarray, lab: list[str]) -> tuple[np.ndarray, list[str]]:
+        """Move ``positive_prob`` from the training data's share of positive reviews to the
+        share estimated for these texts (:func:`estimate_positive_share`) and relabel.
+
+        A set of fewer than ``PRIOR_MIN_TEXTS`` scorable texts keeps the card's prior (too few
+        to estimate a share). The outcome is kept in ``self.prior`` for sentiment.json.
+        """
+        offset = float(self.card["logit_offset"])
+        ok = ~np.isnan(pp)
+        n = int(ok.sum())
+        self.prior = {"model_positive_share": round(1 / (1 + math.exp(-offset)), 4),
+                      "texts": n, "min_texts": PRIOR_MIN_TEXTS, "applied": n >= PRIOR_MIN_TEXTS}
+        if n < PRIOR_MIN_TEXTS:
+            return pp, lab
+        share = estimate_positive_share(pp[ok], offset)
+        shift = math.log(share / (1 - share)) - offset
+        adapted = pp.copy()
+        adapted[ok] = shift_prob(pp[ok], shift)
+        self.prior.update(estimated_positive_share=round(share, 4), logit_shift=round(shift, 4))
+        return adapted, list(band_labels(adapted, self.band))
+
     def describe(self) -> dict[str, Any]:
-        """Model facts for sentiment.json: id, kind, card, band, settings."""
+        """Model facts for sentiment.json: id, kind, card, band, settings, and the prior
+        adjustment of the last scored set."""
         return {"model_id": self.model_id, "kind": self.kind, "device": self.device,
                 "quantized": bool(self.quantized),
                 "max_length": self.cfg.max_length, "batch_size": self.batch_size,
-                "neutral_band": list(self.band), "card": self.card}
+                "neutral_band": list(self.band), "prior_adjustment": self.prior, "card": self.card}
 
     def close(self) -> None:
         """Close the cache."""

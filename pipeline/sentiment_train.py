@@ -38,7 +38,7 @@ import pandas as pd
 
 from pipeline.errors import ConfigError, InputDataError
 from pipeline.log import logger, progress_bar
-from pipeline.sentiment import join_title, review_texts
+from pipeline.sentiment import join_title, review_texts, shift_prob
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -247,12 +247,6 @@ def tune_neutral_band(prob: np.ndarray, labels: Sequence[str]) -> tuple[float, f
             if f1 > best[0] + 1e-9:
                 best = (f1, (float(lo), float(hi)))
     return best[1]
-
-
-def shift_prob(prob: np.ndarray, offset: float) -> np.ndarray:
-    """``positive_prob`` after adding ``offset`` to the positive-vs-negative logit difference."""
-    p = np.clip(np.asarray(prob, dtype=float), 1e-7, 1 - 1e-7)
-    return 1.0 / (1.0 + np.exp(-(np.log(p / (1 - p)) + offset)))
 
 
 def tune_logit_offset(prob: np.ndarray, labels: Sequence[str]) -> float:

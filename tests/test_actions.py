@@ -160,7 +160,7 @@ def test_strongest_positive_driver_named_with_its_shap():
 
 
 def test_category_driver_cites_category_shares():
-    drivers = drivers_for(("cat_share_grocery", "Share of spend: grocery", 80.0))
+    drivers = drivers_for(("cat_share_grocery", "Share of spend on grocery", 80.0))
     action = next(a for a in persona_actions(segment(), None, drivers) if a.rule == "driver")
     assert "Keep grocery central" in action.text
     assert "grocery is 50% of their spend vs 20% for all customers" in action.evidence

@@ -428,3 +428,47 @@ def test_int8_is_the_cpu_default_only_where_its_band_was_measured():
     b, _, _ = fp32.score(texts, progress=None)
     assert a["label"].tolist() == b["label"].tolist() == ["positive", "negative"]
     assert abs(a["positive_prob"] - b["positive_prob"]).max() < 0.1
+
+
+@pytest.mark.parametrize("share", [0.15, 0.5, 0.88])
+def test_positive_share_estimate_recovers_the_planted_share(share):
+    from pipeline.sentiment import estimate_positive_share, shift_prob
+
+    rng = np.random.default_rng(7)
+    positive = rng.random(6000) < share
+    # two Gaussian classes: sigmoid of the log-likelihood ratio is the calibrated probability
+    # under a 50/50 prior, which the card's offset then moves to an 88 % positive prior
+    z = np.where(positive, 1.0, -1.0) + rng.normal(0.0, 1.0, positive.size)
+    balanced = 1.0 / (1.0 + np.exp(-2.0 * z))
+    carded = shift_prob(balanced, 2.0)
+    assert estimate_positive_share(carded, 2.0) == pytest.approx(positive.mean(), abs=0.02)
+    # the estimate does not depend on the offset the model shipped with
+    assert estimate_positive_share(shift_prob(balanced, 0.5), 0.5) == pytest.approx(
+        estimate_positive_share(carded, 2.0), abs=1e-6)
+
+
+def test_scores_adapt_to_the_scored_sets_own_share_of_positive_texts():
+    from pipeline.config import SentimentConfig
+    from pipeline.sentiment import PRIOR_MIN_TEXTS, SentimentScorer, band_labels
+
+    negative = ["Terrible quality, it ripped after one wash.", "The seams came apart, returned it.",
+                "Way too small and the colour is dull.", "Cheap fabric, very disappointed.",
+                "Arrived late and damaged.", "Not as pictured, poor fit."]
+    texts = (negative * 6 + POSITIVE[:2]) * 6  # about 95 % negative
+    assert len(texts) >= PRIOR_MIN_TEXTS
+    adapted = SentimentScorer(SentimentConfig(), None, device="cpu")
+    fixed = SentimentScorer(SentimentConfig(adapt_prior=False), None, device="cpu")
+    a, _, _ = adapted.score(texts, progress=None)
+    b, _, _ = fixed.score(texts, progress=None)
+    prior = adapted.describe()["prior_adjustment"]
+    assert prior["applied"] and prior["texts"] == len(texts)
+    assert prior["estimated_positive_share"] < 0.3 < prior["model_positive_share"]
+    assert prior["logit_shift"] < 0 and fixed.describe()["prior_adjustment"] is None
+    # a mostly negative set moves every score down, keeps their order, and relabels with the band
+    pa, pb = a["positive_prob"].to_numpy(), b["positive_prob"].to_numpy()
+    assert np.all(pa < pb) and np.array_equal(np.argsort(pa, kind="stable"), np.argsort(pb, kind="stable"))
+    assert a["label"].tolist() == list(band_labels(pa, adapted.band))
+    # too few texts to estimate a share: the card's prior is kept
+    few, _, _ = adapted.score(texts[:PRIOR_MIN_TEXTS - 1], progress=None)
+    assert not adapted.prior["applied"]
+    np.testing.assert_allclose(few["positive_prob"], pb[:PRIOR_MIN_TEXTS - 1])
