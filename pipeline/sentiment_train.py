@@ -832,7 +832,10 @@ def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
     lines += ["", "## Limitations", "",
               "- Trained on English clothing reviews and titles only; other domains are scored "
               "by transfer (see benchmarks/RESULTS.md).",
-              "- Texts are truncated to max_length tokens; sarcasm and mixed reviews are hard.", ""]
+              "- Texts are truncated to max_length tokens; sarcasm and mixed reviews are hard.",
+              "- The decision offset fits the training data's share of positive reviews; scoring "
+              "moves it to each scored set's own share, estimated from the scores "
+              "(sentiment.adapt_prior).", ""]
     (out_dir / CARD_MD).write_text("\n".join(lines), encoding="utf-8")
 
 
