@@ -85,15 +85,15 @@ def main() -> None:
 
 
 def speed(args: argparse.Namespace, texts: list[str], truth: pd.Series, out: dict) -> None:
-    """(a) transformers.pipeline vs (b) our scorer, cached re-run, int8 and max_length 128."""
+    """(a) transformers.pipeline vs (b) our scorer, cached re-run, each precision and max_length 128."""
     from transformers import pipeline
 
     cache = Path(tempfile.mkdtemp())
     ours = SentimentScorer(SentimentConfig(threads=args.threads), cache)
 
     # (a) plain pipeline, default settings, on the same merged model in full precision (what a
-    # user who loads the model with transformers gets; our default may quantise it)
-    plain = SentimentScorer(SentimentConfig(threads=args.threads, quantize=False), None)
+    # user who loads the model with transformers gets; our default may use bf16 or int8)
+    plain = SentimentScorer(SentimentConfig(threads=args.threads, precision="fp32"), None)
     pipe = pipeline("text-classification", model=plain._model, tokenizer=plain._tokenizer, device=-1)
     pipe(texts[:4])  # warm-up outside the timer, as for ours
     t0 = time.perf_counter()
@@ -119,7 +119,7 @@ def speed(args: argparse.Namespace, texts: list[str], truth: pd.Series, out: dic
                    "speedup_vs_pipeline": t_pipe / t_ours}
     out["cached"] = {"seconds": t_cached, "reviews_per_s": len(texts) / t_cached,
                      "speedup_vs_first_run": t_ours / t_cached}
-    print(f"(b) SentimentScorer (defaults: {'int8' if ours.quantized else 'fp32'}, max_length 256, batch 8): "
+    print(f"(b) SentimentScorer (defaults: {ours.precision}, max_length 256, batch 8): "
           f"{len(texts) / t_ours:7.1f} reviews/s, "
           f"macro-F1 {m_ours['macro_f1']:.4f}  -> {t_pipe / t_ours:.1f}x the pipeline, "
           f"F1 change {100 * (m_ours['macro_f1'] - m_pipe['macro_f1']):+.2f} points")
@@ -127,8 +127,10 @@ def speed(args: argparse.Namespace, texts: list[str], truth: pd.Series, out: dic
           f"{t_ours / t_cached:.0f}x faster than the first run")
     ours.close()
 
-    for name, cfg in (("fp32 (quantize: false)", SentimentConfig(threads=args.threads, quantize=False)),
-                      ("int8 (quantize: true)", SentimentConfig(threads=args.threads, quantize=True)),
+    for name, cfg in (*((f"precision {p}", SentimentConfig(threads=args.threads, precision=p))
+                        for p in ("fp32", "bf16", "int8")),
+                      # the pipeline has no prior adjustment: this row compares like with like
+                      ("defaults, adapt_prior: false", SentimentConfig(threads=args.threads, adapt_prior=False)),
                       ("max_length 128", SentimentConfig(threads=args.threads, max_length=128))):
         sc = SentimentScorer(cfg, None)
         sc.score(["warm up"], progress=None)
@@ -147,7 +149,7 @@ def interleaved(args: argparse.Namespace, texts: list[str], out: dict) -> None:
     from transformers import pipeline
 
     ours = SentimentScorer(SentimentConfig(threads=args.threads, cache=False), None)
-    plain = SentimentScorer(SentimentConfig(threads=args.threads, quantize=False), None)
+    plain = SentimentScorer(SentimentConfig(threads=args.threads, precision="fp32"), None)
     pipe = pipeline("text-classification", model=plain._model, tokenizer=plain._tokenizer, device=-1)
     pipe(texts[:2])
     ours.score(["warm up"], progress=None)

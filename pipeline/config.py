@@ -192,9 +192,11 @@ class SentimentConfig(StrictModel):
 
     ``model``: ``default`` (shipped MiniLM + LoRA), ``vader`` or a local Hugging Face checkpoint
     folder. ``batch_size``: texts per forward pass for ~128-token texts (shorter texts are packed
-    more per batch); ``null`` = 8 on CPU (measured fastest on 2 cores), 64 on a GPU. ``quantize``:
-    int8 dynamic quantisation; ``null`` = on for a CPU and a model whose card carries a measured
-    int8 neutral band (the shipped one), off otherwise. ``neutral_band``: ``[low, high]`` on positive_prob labelled neutral for 2-class models
+    more per batch); ``null`` = 8 on CPU (measured fastest on 2 cores), 64 on a GPU.
+    ``precision``: ``fp32``, ``bf16`` or ``int8`` (dynamic quantisation, CPU only); ``auto`` = fp32
+    on a GPU; on a CPU bf16 where it has native bf16 instructions (AVX512-BF16 / AMX), else int8
+    for a model whose card carries a measured int8 neutral band (the shipped one), else fp32.
+    ``neutral_band``: ``[low, high]`` on positive_prob labelled neutral for 2-class models
     (``null``: the model card's tuned band). ``fine_tune``: fine-tune on the run's rated reviews
     and keep the better model on a held-out split (``fine_tune_test_size`` of the rated reviews,
     at most ``fine_tune_epochs`` epochs / ``fine_tune_max_minutes`` minutes). ``adapt_prior``:
@@ -205,7 +207,7 @@ class SentimentConfig(StrictModel):
     model: str = "default"
     batch_size: int | None = Field(None, ge=1, le=4096)
     max_length: int = Field(256, ge=8, le=512)
-    quantize: bool | None = None
+    precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
     threads: int | None = Field(None, ge=1)
     cache: bool = True
     cache_dir: Path | None = None

@@ -38,7 +38,7 @@ import pandas as pd
 
 from pipeline.errors import ConfigError, InputDataError
 from pipeline.log import logger, progress_bar
-from pipeline.sentiment import join_title, review_texts, shift_prob
+from pipeline.sentiment import estimate_positive_share, join_title, review_texts, shift_prob
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -685,10 +685,12 @@ def evaluate_on_frame(model, tokenizer, frame: pd.DataFrame, band: tuple[float, 
 
 
 def int8_calibration(out_dir: Path, frame: pd.DataFrame, val_idx: np.ndarray, test_idx: np.ndarray,
-                     max_length: int, with_titles: bool) -> dict[str, Any]:
+                     max_length: int, with_titles: bool, offset: float) -> dict[str, Any]:
     """The int8 (dynamic quantisation) variant of a saved adapter: its own neutral band tuned on
-    the validation split, and its test metrics. Scoring uses int8 by default on a CPU only for
-    models whose card carries this (``sentiment.quantize: null``)."""
+    the validation split, its reference positive share (see :func:`finalize_model`), and its
+    test metrics. Scoring uses int8 by default on a CPU only for
+    models whose card carries this when the processor has no native bf16
+    (``sentiment.precision: auto``)."""
     from pipeline.sentiment import quantize_int8
 
     model = quantize_int8(load_adapter_model(out_dir))
@@ -699,6 +701,7 @@ def int8_calibration(out_dir: Path, frame: pd.DataFrame, val_idx: np.ndarray, te
     band = tune_neutral_band(prob, val["label"].tolist() * (2 if with_titles else 1))
     test = frame.iloc[test_idx]
     return {"neutral_band_int8": list(band),
+            "reference_positive_share_int8": round(estimate_positive_share(prob, offset), 4),
             "test_split_int8": evaluate_on_frame(model, tokenizer, test, band, max_length)}
 
 
@@ -725,11 +728,14 @@ def finalize_model(out_dir: Path, frame: pd.DataFrame, val_idx: np.ndarray, test
         model = load_adapter_model(out_dir)
         val_prob = shift_prob(val_prob, offset)
     band = tune_neutral_band(val_prob, val_labels)
+    # the validation reviews' positive share as scoring estimates it (neutral reviews included):
+    # scoring compares each set's estimate with this one, so the training data itself is not shifted
+    reference = round(estimate_positive_share(val_prob, offset), 4)
     test = frame.iloc[test_idx]
     test_metrics = evaluate_on_frame(model, tokenizer, test, band, cfg.max_length)
     titled_metrics = (evaluate_on_frame(model, tokenizer, test, band, cfg.max_length, with_titles=True)
                       if frame["title"].notna().any() else None)
-    int8 = int8_calibration(out_dir, frame, val_idx, test_idx, cfg.max_length, titled)
+    int8 = int8_calibration(out_dir, frame, val_idx, test_idx, cfg.max_length, titled, offset)
     counts = frame["label"].value_counts().to_dict()
     card = {
         "name": "segment-report review sentiment (MiniLM-L6 + LoRA)",
@@ -745,6 +751,8 @@ def finalize_model(out_dir: Path, frame: pd.DataFrame, val_idx: np.ndarray, test
         "logit_offset": offset,
         "neutral_band": list(band),
         "neutral_band_int8": int8["neutral_band_int8"],
+        "reference_positive_share": reference,
+        "reference_positive_share_int8": int8["reference_positive_share_int8"],
         "label_rule": f"negative if positive_prob < {band[0]}, positive if positive_prob > {band[1]}, "
                       "otherwise neutral (band tuned for 3-class macro-F1 on the validation split)",
         "max_length": cfg.max_length,
@@ -786,6 +794,10 @@ def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
         f"- Decision offset: {card.get('logit_offset', 0.0)} added to the positive-vs-negative logit "
         "(tuned on the validation split: balanced training sampling learns a 50/50 prior, rated "
         "reviews are mostly positive).",
+        f"- Reference positive share: {card.get('reference_positive_share')} (int8: "
+        f"{card.get('reference_positive_share_int8')}), the validation reviews' share of positive "
+        "reviews as scoring estimates it (EM, neutral reviews included); scoring shifts each "
+        "scored set by the difference between its own estimate and this one (sentiment.adapt_prior).",
         f"- Training data: {card['training_data']}",
         f"- Rating mapping: {card['rating_mapping']}; rated reviews with text by class: "
         f"{card['rated_reviews_by_class']}",

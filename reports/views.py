@@ -212,16 +212,17 @@ def _facts(caption: str, pairs: list[tuple[str, str]]) -> Table:
                  (False, False))
 
 
-def _prior_fact(prior: dict[str, Any] | None) -> str:
+def prior_fact(prior: dict[str, Any] | None) -> str:
     """The sentiment scorer's label-shift adjustment in words ("" when the model has none)."""
     if not prior:
         return ""
-    trained = f"the model was trained on reviews {fmt.percent(prior['model_positive_share'], 1)} positive"
+    reference = (f"the model's training reviews, measured the same way: "
+                 f"{fmt.percent(prior['reference_positive_share'], 1)}")
     if not prior["applied"]:
         return (f"not estimated: {fmt.plural(prior['texts'], 'scored review')}, fewer than "
-                f"{fmt.number(prior['min_texts'])}; scores keep the training share ({trained})")
+                f"{fmt.number(prior['min_texts'])}; scores left as the model gives them ({reference})")
     return (f"{fmt.percent(prior['estimated_positive_share'], 1)}, estimated from the model's scores "
-            f"(EM); scores and labels are adjusted to it ({trained})")
+            f"(EM); scores and labels are adjusted for the difference ({reference})")
 
 
 def model_cards(extra: dict[str, Any]) -> list[Table]:
@@ -257,7 +258,7 @@ def model_cards(extra: dict[str, Any]) -> list[Table]:
             ("This run: agreement with star ratings",
              f"macro-F1 {fmt.number(agree['macro_f1'], 3)}, accuracy {fmt.percent(agree['accuracy'], 1)} on "
              f"{fmt.plural(agree['n'], 'rated review')} ({agree.get('mode', '')})" if agree.get("n") else "no rated reviews"),
-            ("This run: share of positive reviews", _prior_fact(model.get("prior_adjustment"))),
+            ("This run: share of positive reviews", prior_fact(model.get("prior_adjustment"))),
             ("This run: scoring", f"{fmt.plural(scoring.get('texts'), 'review')}, {fmt.number(scoring.get('cached'))} from the "
                                   f"cache, {fmt.number(scoring.get('texts_per_s'))} reviews/s" if scoring else ""),
         ]))

@@ -294,10 +294,11 @@ def test_local_checkpoint_scores_in_unit_interval(tmp_path, id2label):
 def test_local_checkpoint_quantized_close_to_fp32(tmp_path):
     ckpt = _tiny_checkpoint(tmp_path / "ckpt", {0: "NEGATIVE", 1: "POSITIVE"})
     fp32 = SentimentScorer(SentimentConfig(model=str(ckpt)), None).score(POSITIVE, progress=None)[0]
-    q = SentimentScorer(SentimentConfig(model=str(ckpt), quantize=True), None)
-    int8 = q.score(POSITIVE, progress=None)[0]
-    assert q.model_id.endswith("-int8")
-    np.testing.assert_allclose(int8["positive_prob"], fp32["positive_prob"], atol=0.05)
+    for precision in ("int8", "bf16"):
+        q = SentimentScorer(SentimentConfig(model=str(ckpt), precision=precision), None, device="cpu")
+        low = q.score(POSITIVE, progress=None)[0]
+        assert q.model_id.endswith(f"-{precision}") and q.describe()["precision"] == precision
+        np.testing.assert_allclose(low["positive_prob"], fp32["positive_prob"], atol=0.05)
 
 
 def test_model_that_is_not_a_checkpoint_is_a_config_error(tmp_path):
@@ -399,6 +400,8 @@ def test_stage_fine_tunes_on_rated_reviews_and_keeps_the_better_model(tmp_path):
         m = ft[key]["metrics"]
         assert m["n"] == ft["held_out_rows"] and "confusion_matrix" in m and "per_class" in m
     assert (tmp_path / "fine-tuned").is_dir()
+    card = ft["fine_tuned_model"]["card"]
+    assert 0 < card["reference_positive_share"] < 1 and 0 < card["reference_positive_share_int8"] < 1
     assert res.report["model"]["model_id"] == ft[f"{'fine_tuned' if ft['kept'] == 'fine_tuned' else 'configured'}_model"]["model_id"]
 
 
@@ -413,21 +416,33 @@ def test_join_title_and_review_texts():
     assert review_texts(frame, "x", "t") == ["Great. soft", "thin"]
 
 
-def test_int8_is_the_cpu_default_only_where_its_band_was_measured():
+def test_cpu_precision_is_bf16_where_native_else_int8_only_where_its_band_was_measured(monkeypatch):
+    import torch
+
     from pipeline.config import SentimentConfig
-    from pipeline.sentiment import SHIPPED_MODEL_DIR, SentimentScorer
+    from pipeline.sentiment import SHIPPED_MODEL_DIR, SentimentScorer, auto_precision
+
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert auto_precision("cpu", True) == ("bf16" if native else "int8")
+    assert auto_precision("cpu", False) == ("bf16" if native else "fp32")
+    assert auto_precision("cuda", True) == "fp32"
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert auto_precision("cpu", True) == "int8" and auto_precision("cpu", False) == "fp32"
 
     card = json.loads((SHIPPED_MODEL_DIR / "model_card.json").read_text())
     auto = SentimentScorer(SentimentConfig(), None, device="cpu")
-    assert auto.quantized and auto.model_id.endswith("-int8")
+    assert auto.precision == "int8" and auto.model_id.endswith("-int8")
     assert list(auto.band) == card["neutral_band_int8"]
-    fp32 = SentimentScorer(SentimentConfig(quantize=False), None, device="cpu")
-    assert not fp32.quantized and list(fp32.band) == card["neutral_band"]
     texts = ["Love it, fits perfectly and the fabric is soft.", "Terrible quality, it ripped after one wash."]
     a, _, _ = auto.score(texts, progress=None)
-    b, _, _ = fp32.score(texts, progress=None)
-    assert a["label"].tolist() == b["label"].tolist() == ["positive", "negative"]
-    assert abs(a["positive_prob"] - b["positive_prob"]).max() < 0.1
+    for precision in ("fp32", "bf16"):
+        other = SentimentScorer(SentimentConfig(precision=precision), None, device="cpu")
+        assert other.precision == precision and list(other.band) == card["neutral_band"]
+        b, _, _ = other.score(texts, progress=None)
+        assert a["label"].tolist() == b["label"].tolist() == ["positive", "negative"]
+        assert abs(a["positive_prob"] - b["positive_prob"]).max() < 0.1
+    with pytest.raises(ConfigError, match="int8 works on the CPU only"):
+        SentimentScorer(SentimentConfig(precision="int8"), None, device="cuda")
 
 
 @pytest.mark.parametrize("share", [0.15, 0.5, 0.88])
@@ -462,7 +477,7 @@ def test_scores_adapt_to_the_scored_sets_own_share_of_positive_texts():
     b, _, _ = fixed.score(texts, progress=None)
     prior = adapted.describe()["prior_adjustment"]
     assert prior["applied"] and prior["texts"] == len(texts)
-    assert prior["estimated_positive_share"] < 0.3 < prior["model_positive_share"]
+    assert prior["estimated_positive_share"] < 0.3 < prior["reference_positive_share"]
     assert prior["logit_shift"] < 0 and fixed.describe()["prior_adjustment"] is None
     # a mostly negative set moves every score down, keeps their order, and relabels with the band
     pa, pb = a["positive_prob"].to_numpy(), b["positive_prob"].to_numpy()
