@@ -33,7 +33,9 @@ def _gate(name: str, value: float | None, threshold: float | None, higher_is_bet
     ok = value >= threshold if higher_is_better else value <= threshold
     sign = ">=" if higher_is_better else "<="
     verdict = "ok" if ok else "FAILED"
-    return Gate(name, ok, value, threshold, f"{what} {value:.3g} (needs {sign} {threshold:g}): {verdict}")
+    # counts print whole ("4,768", not "4.77e+03"); ratios to three significant digits
+    shown = f"{value:,.0f}" if float(value).is_integer() else f"{value:.3g}"
+    return Gate(name, ok, value, threshold, f"{what} {shown} (needs {sign} {threshold:g}): {verdict}")
 
 
 def check_gates(cfg: GatesConfig, results: dict[str, Any]) -> list[Gate]:

@@ -77,6 +77,9 @@ def test_gates_pass_fail_and_unmeasured():
     few_ratings = {**RESULTS, "sentiment": {"agreement_with_ratings": {"n": 10, "macro_f1": 0.1}}}
     gate = {g.name: g for g in check_gates(GatesConfig(), few_ratings)}["min_sentiment_macro_f1"]
     assert gate.passed and gate.value is None and "not measured" in gate.message
+    many = {**RESULTS, "changes": {"kpis": {"customers": {"current": 4768}}}}
+    assert "customers in the window 4,768 (needs >= 50): ok" in gates_document(
+        check_gates(GatesConfig(), many))["gates"][0]["message"]
     assert check_gates(GatesConfig(enabled=False), RESULTS) == []
     assert "min_segment_stability" not in {g.name for g in check_gates(GatesConfig(min_segment_stability=None),
                                                                         RESULTS)}
