@@ -246,6 +246,21 @@ def test_feature_transformer_rules():
     assert imputed == ["monetary"] and (X2[:, 0] == 0).all()
 
 
+def test_imputed_sentiment_does_not_set_its_scale():
+    rng = np.random.default_rng(0)
+    scored = np.r_[rng.uniform(0.0, 0.2, 50), rng.uniform(0.8, 1.0, 50)]
+    df = pd.DataFrame({"customer_id": [f"c{i}" for i in range(200)],
+                       "positive_prob": np.r_[scored, np.full(100, scored.mean())],
+                       "sentiment_missing": np.r_[np.zeros(100, bool), np.ones(100, bool)]})
+    t = FeatureTransformer(("positive_prob",)).fit(df)
+    q75, q25 = np.percentile(scored, [75, 25])
+    assert t.schema_["positive_prob"]["scale"] == pytest.approx(q75 - q25)
+    assert t.schema_["positive_prob"]["center"] == pytest.approx(np.median(scored))
+    # counted with the imputed half the IQR would be a fraction of the reviewers' spread
+    pooled = FeatureTransformer(("positive_prob",)).fit(df.drop(columns=["sentiment_missing"]))
+    assert pooled.schema_["positive_prob"]["scale"] < t.schema_["positive_prob"]["scale"] / 3
+
+
 def test_bad_inputs_raise_clear_errors(planted, tmp_path):
     customers, _ = planted
     with pytest.raises(ConfigError, match="may not be built on"):
