@@ -147,12 +147,12 @@ FORBIDDEN_FEATURES = frozenset({"customer_id", "state", "country", "is_us", "top
                                 "umap_x", "umap_y"})
 CATEGORICAL_FEATURES = {"gender": "onehot", "income_band": "ordinal"}
 INCOME_BAND_ORDER = {"low": -1.0, "medium": 0.0, "high": 1.0}
-#: Weight of a demographic indicator / income-band step (behavioural features have ~1 per IQR).
 #: Columns the sentiment stage imputes (with the scored customers' mean) and the flag that marks
 #: the imputed rows: their centre and scale come from the observed rows only. Otherwise the
 #: imputed half of the customers, all at one value, shrinks the IQR about fourfold and every
 #: persona splits into its very positive and very critical reviewers (demo: ARI 0.78, 7 segments).
 IMPUTED_FLAGS = {"positive_prob": "sentiment_missing"}
+#: Weight of a demographic indicator / income-band step (behavioural features have ~1 per IQR).
 ONEHOT_WEIGHT = 0.3
 ORDINAL_WEIGHT = 0.3
 #: Integer-valued numeric columns with at most this many distinct values are dequantized.
