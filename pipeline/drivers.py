@@ -826,6 +826,11 @@ def explain_drivers(customers: pd.DataFrame, cfg: DriversConfig, seed: int) -> D
             "low_threshold": round_sig(lo_thr), "high_threshold": round_sig(hi_thr),
             "shape_threshold": round_sig(shape_x) if shape_x is not None else None,
         }
+        if _is_share(feats.source.get(name, name)):
+            # shares read as percentages in sentences: "58% or more", not "0.58"
+            entry["rounded"]["threshold_percent"] = {
+                k: round_sig(v * 100) for k, v in (("low", lo_thr), ("high", hi_thr), ("shape", shape_x))
+                if v is not None}
         global_rows.append(entry)
     report["global_importance"] = global_rows
     report["group_importance"] = _group_importance(S[:, :probe_j], used, feats.source, labels,
@@ -1066,11 +1071,11 @@ def _narrate(report: dict[str, Any], cfg: DriversConfig) -> None:
         if g["binary"]:
             groups = ("customers in this group", "the others")
         else:
-            groups = (f"customers with {quantity} {_OP_WORDS[g['high_op']]} "
-                      f"{format_number(r['high_threshold'])}",
-                      f"those {_OP_WORDS[g['low_op']]} {format_number(r['low_threshold'])}")
-            nums.update(high=r["high_threshold"], low=r["low_threshold"])
-            src.update(high=f"{p}/rounded/high_threshold", low=f"{p}/rounded/low_threshold")
+            (hi, hi_src), (lo, lo_src) = _threshold(r, p, "high"), _threshold(r, p, "low")
+            groups = (f"customers with {quantity} {_OP_WORDS[g['high_op']]} {hi}",
+                      f"those {_OP_WORDS[g['low_op']]} {lo}")
+            nums.update(high=resolve_pointer(report, hi_src), low=resolve_pointer(report, lo_src))
+            src.update(high=hi_src, low=lo_src)
         nums["ci"] = report["shap_sampling"]["ci_level_percent"]
         src["ci"] = "/shap_sampling/ci_level_percent"
         nums["effect"] = r["effect"]
@@ -1120,10 +1125,11 @@ def _narrate(report: dict[str, Any], cfg: DriversConfig) -> None:
             if g["shape"] in ("mostly_above", "mostly_below") and not g["binary"]:
                 side = "above" if g["shape"] == "mostly_above" else "below"
                 change = "rise" if g["direction"] == "increasing" else "fall"
+                shown, shape_src = _threshold(r, p, "shape")
                 text = text + (f" Most of the {change} in predicted {what} happens at "
-                               f"{quantity} {side} {format_number(r['shape_threshold'])}.")
-                nums["shape_threshold"] = r["shape_threshold"]
-                src["shape_threshold"] = f"{p}/rounded/shape_threshold"
+                               f"{quantity} {side} {shown}.")
+                nums["shape_threshold"] = resolve_pointer(report, shape_src)
+                src["shape_threshold"] = shape_src
         _sentence(report, f"driver_{g['feature']}", text, nums, src, labs)
     _narrate_groups(report)
     for k, seg in enumerate(report["segments"]):
@@ -1159,6 +1165,20 @@ def _narrate(report: dict[str, Any], cfg: DriversConfig) -> None:
             nums["auc"] = mod["auc_test_rounded"]
             src["auc"] = f"/membership/models/{k}/auc_test_rounded"
         _sentence(report, f"membership_{mod['segment_id']}", text + ".", nums, src, labs)
+
+
+def _is_share(base: str) -> bool:
+    """Columns that are shares (0-1) of something: category spend shares, negative reviews."""
+    return base.startswith("cat_share_") or base == "share_negative"
+
+
+def _threshold(rounded: dict[str, Any], pointer: str, which: str) -> tuple[str, str]:
+    """A dependence threshold as printed (``58%`` for shares, ``36`` otherwise) and the
+    pointer to the number printed; ``which`` is low, high or shape."""
+    if "threshold_percent" in rounded:
+        return (f"{format_number(rounded['threshold_percent'][which])}%",
+                f"{pointer}/rounded/threshold_percent/{which}")
+    return format_number(rounded[f"{which}_threshold"]), f"{pointer}/rounded/{which}_threshold"
 
 
 def _narrate_groups(report: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -330,6 +331,9 @@ def test_generated_data_planted_drivers_with_perfectly_measured_sentiment(tmp_pa
                                                          "shap_sample_size": 600}),
                              seed=1).report
     _check_planted(tmp_path, report)
+    # category shares are narrated as percentages ("58% or more"), their numbers checked above
+    shares = [n["text"] for n in report["narratives"] if n["id"].startswith("driver_cat_share_")]
+    assert shares and all(re.search(r"at or above \d+(\.\d+)?% ", t) for t in shares), shares
 
 
 @pytest.mark.slow
