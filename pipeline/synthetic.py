@@ -1367,15 +1367,16 @@ def compare_planted_drivers(truth: dict, drivers: dict) -> list[dict]:
 
     seen = [k for k, v in sorted(planted.items(), key=lambda kv: kv[1]["rank"])
             if v["observed_as"] in groups]
-    found = sorted(seen, key=lambda k: groups[planted[k]["observed_as"]]["rank"])
+    group_of = {k: groups[planted[k]["observed_as"]] for k in seen}
+    found = sorted(seen, key=lambda k: group_of[k]["rank"])
     return [{"factor": k, "observed_as": planted[k]["observed_as"],
              "planted_rank": seen.index(k) + 1,
              "planted_mean_abs_effect": planted[k]["mean_abs_effect"],
              "recovered_rank": found.index(k) + 1,
-             "group_rank": groups[planted[k]["observed_as"]]["rank"],
-             "mean_abs_shap": groups[planted[k]["observed_as"]]["mean_abs_shap"],
-             "share": groups[planted[k]["observed_as"]]["share"],
-             "within_noise": groups[planted[k]["observed_as"]]["within_noise"],
+             "group_rank": group_of[k]["rank"],
+             "mean_abs_shap": group_of[k]["mean_abs_shap"],
+             "share": group_of[k]["share"],
+             "within_noise": group_of[k]["within_noise"],
              "direction_as_planted": direction_ok(k)} for k in seen]
 
 
