@@ -3,7 +3,8 @@
 For each seed: ``segment-report generate`` data (default config: +15 % order value per +0.1
 satisfaction), one ``run`` of the last month with the product's defaults (shipped sentiment
 model, UMAP + HDBSCAN personas, value model + SHAP), then ``ground_truth.json``'s planted
-drivers next to ``drivers.json``'s driver groups (``compare_planted_drivers``).
+drivers (observational Shapley values in dollars, ties within 10 %) next to ``drivers.json``'s
+driver groups (``compare_planted_drivers``).
 
     nice -n 10 python benchmarks/bench_drivers_planted.py --seeds 42 7 11
 """
@@ -17,6 +18,10 @@ import platform
 import tempfile
 import time
 from pathlib import Path
+
+# Driver groups the value model sees without measurement error; review sentiment reads the
+# planted satisfaction from one review text for about half of the customers.
+EXACTLY_MEASURED = ["category_mix", "frequency", "items_per_order"]
 
 
 def main() -> None:
@@ -47,26 +52,25 @@ def main() -> None:
             truth = json.loads(data.truth_file.read_text())
             drivers = json.loads((result.run_dir / "results" / "drivers.json").read_text())
             rows = compare_planted_drivers(truth, drivers)
+            exact = compare_planted_drivers(truth, drivers, EXACTLY_MEASURED)
             print(f"\nseed {seed}: {drivers['n_customers_used']:,} customers, run "
                   f"{time.perf_counter() - t:.0f} s, value model R2 {drivers['model']['r2_test']:.2f}")
-            print(f"  {'planted factor':<16} {'seen as':<17} {'planted':>7} {'found':>5} "
-                  f"{'group #':>7} {'share':>6} {'$ planted':>9} {'$ SHAP':>7} direction  noise")
+            print(f"  {'driver group':<17} {'planted':>7} {'found':>5} {'tied with':<17} "
+                  f"{'$ planted':>9} {'$ SHAP':>7} {'share':>6} direction  noise")
             for r in rows:
-                print(f"  {r['factor']:<16} {r['observed_as']:<17} {r['planted_rank']:>7} "
-                      f"{r['recovered_rank']:>5} {r['group_rank']:>7} {r['share'] * 100:5.1f}% "
-                      f"{r['planted_mean_abs_effect']:9.0f} {r['mean_abs_shap']:7.0f} "
+                print(f"  {r['group']:<17} {r['planted_rank']:>7} {r['recovered_rank']:>5} "
+                      f"{', '.join(r['tied_with']) or '-':<17} {r['planted_mean_abs_effect']:9.0f} "
+                      f"{r['mean_abs_shap']:7.0f} {r['share'] * 100:5.1f}% "
                       f"{'ok' if r['direction_as_planted'] else 'WRONG':<10} "
                       f"{'within noise' if r['within_noise'] else 'found'}")
-            sat = next(r for r in rows if r["factor"] == "satisfaction")
             ok = (all(r["direction_as_planted"] and not r["within_noise"] for r in rows)
-                  and sat["recovered_rank"] == sat["planted_rank"])
-            exact = all(r["recovered_rank"] == r["planted_rank"] for r in rows)
+                  and all(r["rank_as_planted"] for r in exact))
+            every = all(r["rank_as_planted"] for r in rows)
             as_planted += ok
-            print(f"  directions, detection and satisfaction's rank as planted: {'yes' if ok else 'NO'}; "
-                  f"every rank as planted: {'yes' if exact else 'no'}")
-    print(f"\nas planted (directions, detection, satisfaction's rank) in {as_planted} of "
+            print(f"  directions, detection and the exactly measured drivers' ranks as planted: "
+                  f"{'yes' if ok else 'NO'}; review sentiment's rank too: {'yes' if every else 'no'}")
+    print(f"\nas planted (directions, detection, exactly measured ranks) in {as_planted} of "
           f"{len(args.seeds)} seeds")
-
 
 if __name__ == "__main__":
     main()

@@ -29,10 +29,11 @@ Satisfaction raises spend: each customer's satisfaction is ``u = clip(s + N(0,
 satisfaction_sd), 0.02, 0.98)`` (latent sentiment plus a personal deviation, sd 0.15), and every
 unit price is multiplied by ``exp(b * (u - 0.5))`` with ``b = 10 * ln(1 + sentiment_spend_pct /
 100)``, i.e. +15 % order value per +0.1 satisfaction by default, within every persona.
-``ground_truth.json`` ranks the planted drivers of spend (``effects.spend_drivers``): the mean
-absolute change in spend when one factor (orders, items per order, category prices, the
-persona's price level, satisfaction) is set to its average. The value model sees satisfaction
-only through about one noisy review per customer, so its measured effect is smaller than the
+``ground_truth.json`` ranks the planted drivers of spend (``effects.spend_drivers``) by their
+observational Shapley values in dollars (:func:`planted_drivers`): the factors are orders,
+items per order, category prices, the persona's price level and satisfaction, and effects
+within 10 % of each other are tied. The value model sees satisfaction only through about one
+noisy review for about half of the customers, so its measured effect is smaller than the
 planted one (see ``benchmarks/bench_drivers_planted.py``).
 
 States: US customers are spread over the 50 states + DC by 2020 census population (small
@@ -1294,10 +1295,56 @@ def _counter(values: np.ndarray) -> dict[str, int]:
     return {str(k): int(c) for k, c in zip(keys, counts)}
 
 
-# planted factor -> the value-model feature (or driver group) that observes it; None: unobserved
+# planted factor -> the value-model feature or driver group that observes it. The persona's
+# price level has no column of its own: it shows through the persona markers, mainly the
+# category mix, so it is compared together with the category prices.
 PLANTED_DRIVER_FEATURES = {"frequency": "frequency", "basket_size": "items_per_order",
                            "category_price": "category_mix", "satisfaction": "review_sentiment",
-                           "price_level": None}
+                           "price_level": "category_mix"}
+# Planted effects closer than this (relative to the larger) are tied: their order is not a
+# property of the data. The truth estimate itself moves about +-5 % between seeds.
+PLANTED_TIE_MARGIN = 0.10
+TRUTH_SHAPLEY_SAMPLE = 4_000  # customers explained (as many fitted on) for the planted effects
+
+
+def _conditional_shapley(L: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Shapley values of ``y`` over the columns of ``L`` with the observational value
+    function ``v(S) = E[y | L_S]``: the conditional means are fitted on one half of the rows
+    (gradient boosting, one model per coalition) and the other half is explained, so noise the
+    fit would memorise does not count as an effect. Returns (explained row indices, values).
+    Constant columns get 0."""
+    from itertools import combinations
+
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(seed)
+    rows = rng.permutation(len(y))[: 2 * TRUTH_SHAPLEY_SAMPLE]
+    fit, explain = np.sort(rows[::2]), np.sort(rows[1::2])
+    players = [j for j in range(L.shape[1]) if np.ptp(L[:, j]) > 0]
+    value = {(): np.full(len(explain), y[fit].mean())}
+    for r in range(1, len(players) + 1):
+        for coalition in combinations(players, r):
+            model = HistGradientBoostingRegressor(max_iter=100, random_state=0)
+            model.fit(L[fit][:, coalition], y[fit])
+            value[coalition] = model.predict(L[explain][:, coalition])
+    phi = np.zeros((len(explain), L.shape[1]))
+    p = len(players)
+    for j in players:
+        others = [k for k in players if k != j]
+        for r in range(p):
+            weight = math.factorial(r) * math.factorial(p - r - 1) / math.factorial(p)
+            for coalition in combinations(others, r):
+                phi[:, j] += weight * (value[tuple(sorted(coalition + (j,)))] - value[coalition])
+    return explain, phi
+
+
+def _tie_ranks(effects: dict[str, float]) -> dict[str, dict]:
+    """Rank by effect, largest first, and list for each key the others within the tie margin."""
+    order = sorted(effects, key=effects.get, reverse=True)
+    return {k: {"rank": order.index(k) + 1,
+                "tied_with": [o for o in order if o != k and abs(effects[o] - effects[k])
+                              < PLANTED_TIE_MARGIN * max(effects[o], effects[k])]}
+            for k in order}
 
 
 def planted_drivers(cfg: GenerateConfig, cust: dict, tx: dict) -> dict:
@@ -1306,8 +1353,12 @@ def planted_drivers(cfg: GenerateConfig, cust: dict, tx: dict) -> dict:
     A customer's spend is a product of factors: orders x items per order x the base price of
     the categories bought x the persona's price level x the satisfaction multiplier
     ``exp(b * (satisfaction - 0.5))`` x price noise. A factor's planted effect is the mean
-    absolute change in spend per customer when only that factor is set to its (geometric)
-    mean, the same currency as mean |SHAP|; the planted rank orders the factors by it.
+    absolute Shapley value it has in spend when the value of a set of factors is the expected
+    spend given them (observational, "true to the data" Shapley values), the currency of mean
+    |SHAP|. Unlike setting one factor at a time to its average, this does not credit factors
+    that offset each other across personas (large baskets of cheap groceries) with effects
+    that never show in spend. Driver groups add their factors' values per customer, as the
+    drivers stage does with SHAP.
     """
     n = cust["customer_id"].size
     cidx = tx["cidx"]
@@ -1324,60 +1375,88 @@ def planted_drivers(cfg: GenerateConfig, cust: dict, tx: dict) -> dict:
         "price_level": cust["price_level"][ok],
         "satisfaction": np.exp(beta * (cust["satisfaction"][ok] - 0.5)),
     }
-    effect = {k: float(np.mean(np.abs(spend * (1.0 - np.exp(np.log(v).mean()) / v))))
-              for k, v in factors.items()}
-    order = sorted(effect, key=effect.get, reverse=True)
+    names = list(factors)
+    rows, phi = _conditional_shapley(np.log(np.column_stack([factors[k] for k in names])),
+                                     spend, cfg.seed)
+    effect = {k: float(np.mean(np.abs(phi[:, j]))) for j, k in enumerate(names)}
+    groups = sorted(set(PLANTED_DRIVER_FEATURES.values()))
+    group_effect = {g: float(np.mean(np.abs(phi[:, [j for j, k in enumerate(names)
+                                                     if PLANTED_DRIVER_FEATURES[k] == g]].sum(axis=1))))
+                    for g in groups}
+    factor_rank, group_rank = _tie_ranks(effect), _tie_ranks(group_effect)
     return {
         "description": "planted drivers of spend, strongest first: each factor's mean absolute "
-                       "change in spend per customer when only it is set to its average (the "
-                       "currency of mean |SHAP|). 'observed_as' names the value-model feature or "
-                       "driver group that sees it (null: not observed directly; the persona's "
-                       "price level shows through the category mix and other persona traits)",
-        "factors": {k: {"rank": order.index(k) + 1, "direction": "increasing",
+                       "Shapley value in spend per customer, with the expected spend given a set "
+                       "of factors as its value (observational Shapley values, the currency of "
+                       "mean |SHAP|), estimated on customers held out from the fitted "
+                       "expectations. 'observed_as' names the value-model feature or driver "
+                       "group that sees the factor; 'observed' adds up each group's factors per "
+                       "customer. Effects closer than tie_margin are tied",
+        "method": {"value_function": "E[spend | factors in the set], HistGradientBoosting on the "
+                                     "log factors, one model per set",
+                   "n_fitted": int(min(TRUTH_SHAPLEY_SAMPLE, (int(ok.sum()) + 1) // 2)),
+                   "n_explained": int(len(rows))},
+        "tie_margin": PLANTED_TIE_MARGIN,
+        "factors": {k: {"rank": factor_rank[k]["rank"], "direction": "increasing",
                         "mean_abs_effect": round(effect[k], 2),
-                        "observed_as": PLANTED_DRIVER_FEATURES[k]} for k in order},
+                        "observed_as": PLANTED_DRIVER_FEATURES[k]}
+                    for k in sorted(names, key=lambda k: factor_rank[k]["rank"])},
+        "observed": {g: {"rank": group_rank[g]["rank"], "tied_with": group_rank[g]["tied_with"],
+                         "mean_abs_effect": round(group_effect[g], 2),
+                         "factors": [k for k in names if PLANTED_DRIVER_FEATURES[k] == g]}
+                     for g in sorted(groups, key=lambda g: group_rank[g]["rank"])},
     }
 
 
-def compare_planted_drivers(truth: dict, drivers: dict) -> list[dict]:
+def compare_planted_drivers(truth: dict, drivers: dict,
+                            groups: list[str] | None = None) -> list[dict]:
     """Planted drivers of spend (``ground_truth.json``) next to what the value model found
-    (``results/drivers.json``), one row per planted factor the model can observe.
+    (``results/drivers.json``), one row per observed driver group (those in ``groups`` when
+    given), strongest planted first.
 
-    Each row has the planted rank among the observed factors and the recovered one (by the
-    mean |SHAP| of the factor's driver group), the recovered share of importance, whether the
-    model calls the group within noise, and whether the direction came out as planted: rising
-    spend for frequency, basket size and satisfaction (``positive_prob``), and for the category
-    mix a rising share of the priciest category with a falling share of the cheapest.
+    Each row has the planted rank and the recovered one (by the mean |SHAP| of the driver
+    group, among the planted groups), ``rank_as_planted`` (every planted group that is not
+    tied with this one and is planted stronger, or weaker, was found so too), the recovered
+    share of importance, whether the model calls the group within noise, and whether the
+    direction came out as planted: rising spend for frequency, basket size and satisfaction
+    (``positive_prob``), and for the category mix a rising share of the priciest category with
+    a falling share of the cheapest.
     """
-    planted = truth["effects"]["spend_drivers"]["factors"]
-    groups = {g["group"]: g for g in drivers.get("group_importance", [])}
+    planted = truth["effects"]["spend_drivers"]["observed"]
+    if groups is not None:
+        planted = {g: v for g, v in planted.items() if g in groups}
+    found_groups = {g["group"]: g for g in drivers.get("group_importance", [])}
     features = {g["feature"]: g for g in drivers.get("global_importance", [])}
     prices = truth["category_base_price"]
     slug = {c: "cat_share_" + c.lower().replace(" ", "_") for c in prices}
 
-    def direction_ok(factor: str) -> bool | None:
-        if factor == "category_price":
+    def direction_ok(group: str) -> bool | None:
+        if group == "category_mix":
             pricey, cheap = max(prices, key=prices.get), min(prices, key=prices.get)
             hi, lo = features.get(slug[pricey]), features.get(slug[cheap])
             return (hi is not None and lo is not None and hi["direction"] == "increasing"
                     and lo["direction"] == "decreasing")
-        feature = {"satisfaction": "positive_prob"}.get(factor, planted[factor]["observed_as"])
-        row = features.get(feature)
+        row = features.get({"review_sentiment": "positive_prob"}.get(group, group))
         return None if row is None else row["direction"] == "increasing"
 
-    seen = [k for k, v in sorted(planted.items(), key=lambda kv: kv[1]["rank"])
-            if v["observed_as"] in groups]
-    group_of = {k: groups[planted[k]["observed_as"]] for k in seen}
-    found = sorted(seen, key=lambda k: group_of[k]["rank"])
-    return [{"factor": k, "observed_as": planted[k]["observed_as"],
-             "planted_rank": seen.index(k) + 1,
-             "planted_mean_abs_effect": planted[k]["mean_abs_effect"],
-             "recovered_rank": found.index(k) + 1,
-             "group_rank": group_of[k]["rank"],
-             "mean_abs_shap": group_of[k]["mean_abs_shap"],
-             "share": group_of[k]["share"],
-             "within_noise": group_of[k]["within_noise"],
-             "direction_as_planted": direction_ok(k)} for k in seen]
+    seen = [g for g in sorted(planted, key=lambda g: planted[g]["rank"]) if g in found_groups]
+    found = sorted(seen, key=lambda g: found_groups[g]["rank"])
+
+    def as_planted(g: str) -> bool:
+        return all((seen.index(o) < seen.index(g)) == (found.index(o) < found.index(g))
+                   for o in seen if o != g and o not in planted[g]["tied_with"])
+
+    return [{"group": g, "factors": planted[g]["factors"],
+             "planted_rank": seen.index(g) + 1,
+             "tied_with": [o for o in planted[g]["tied_with"] if o in seen],
+             "planted_mean_abs_effect": planted[g]["mean_abs_effect"],
+             "recovered_rank": found.index(g) + 1,
+             "rank_as_planted": as_planted(g),
+             "group_rank": found_groups[g]["rank"],
+             "mean_abs_shap": found_groups[g]["mean_abs_shap"],
+             "share": found_groups[g]["share"],
+             "within_noise": found_groups[g]["within_noise"],
+             "direction_as_planted": direction_ok(g)} for g in seen]
 
 
 def _truth(cfg: GenerateConfig, personas: tuple[Persona, ...], cust: dict, tx: dict, rev: dict,

@@ -306,24 +306,31 @@ def _generated(tmp_path, n_transactions: int, seed: int):
     return customers, reviews.reset_index(drop=True), truth, window.end
 
 
-def _check_planted(tmp_path, report) -> list[dict]:
+EXACTLY_MEASURED = ["category_mix", "frequency", "items_per_order"]
+
+
+def _check_planted(tmp_path, report, groups: list[str] | None = None) -> dict[str, dict]:
     """Every planted driver the model sees is found (not within noise) with its planted
-    direction; returns the comparison rows."""
+    direction, and ranks as planted among ``groups`` (default: all); returns the comparison
+    rows by driver group."""
     from pipeline.synthetic import compare_planted_drivers
 
     truth = json.loads((tmp_path / "ground_truth.json").read_text())
     rows = compare_planted_drivers(truth, report)
-    assert {r["factor"] for r in rows} == {"category_price", "basket_size", "frequency", "satisfaction"}
+    assert {r["group"] for r in rows} == {"category_mix", "frequency", "items_per_order",
+                                          "review_sentiment"}
     for r in rows:
         assert r["direction_as_planted"] and not r["within_noise"], r
+    for r in compare_planted_drivers(truth, report, groups):
+        assert r["rank_as_planted"], (r, rows)
     assert "avg_order_value" in {e["feature"] for e in report["leakage"]["excluded"]}
     _check_narratives(report)
-    return rows
+    return {r["group"]: r for r in rows}
 
 
 def test_generated_data_planted_drivers_with_perfectly_measured_sentiment(tmp_path):
     """positive_prob is the planted satisfaction (what a perfect sentiment model would give),
-    so this checks the drivers stage alone."""
+    so this checks the drivers stage alone: every driver at its planted rank."""
     customers, _, truth, _ = _generated(tmp_path, 8000, seed=3)
     customers = customers.merge(truth[["customer_id", "satisfaction"]].rename(
         columns={"satisfaction": "positive_prob"}), on="customer_id", how="left")
@@ -340,9 +347,9 @@ def test_generated_data_planted_drivers_with_perfectly_measured_sentiment(tmp_pa
 def test_generated_data_planted_drivers_through_the_shipped_sentiment_model(tmp_path):
     """The whole chain on generated reviews: the shipped sentiment model scores them, and the
     value model still finds satisfaction's planted effect on spend, positive and above noise,
-    as the weakest of the planted drivers it can see (as planted). Basket size and frequency may
-    swap places: basket size differs mostly between personas, so part of its credit goes to
-    the category mix that also marks the persona."""
+    with the exactly measured drivers at their planted ranks. Satisfaction itself ranks lower
+    than planted: the model reads it from one review text for about half of the customers
+    (attenuation, see benchmarks/RESULTS.md)."""
     from pipeline.config import SentimentConfig
     from pipeline.sentiment import run_sentiment_stage
 
@@ -354,8 +361,7 @@ def test_generated_data_planted_drivers_through_the_shipped_sentiment_model(tmp_
     report = explain_drivers(customers, DriversConfig(**{**FAST, "n_estimators": 100,
                                                          "shap_sample_size": 1000}),
                              seed=1).report
-    rows = {r["factor"]: r for r in _check_planted(tmp_path, report)}
-    assert rows["category_price"]["recovered_rank"] == rows["category_price"]["planted_rank"] == 1
-    assert rows["satisfaction"]["recovered_rank"] == rows["satisfaction"]["planted_rank"] == 4
-    for factor in ("basket_size", "frequency"):
-        assert abs(rows[factor]["recovered_rank"] - rows[factor]["planted_rank"]) <= 1
+    rows = _check_planted(tmp_path, report, EXACTLY_MEASURED)
+    assert rows["category_mix"]["recovered_rank"] == rows["category_mix"]["planted_rank"] == 1
+    sentiment = rows["review_sentiment"]
+    assert sentiment["mean_abs_shap"] < sentiment["planted_mean_abs_effect"]

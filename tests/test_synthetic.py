@@ -250,14 +250,43 @@ def test_satisfaction_is_sentiment_plus_a_personal_deviation_that_ratings_share(
 
 def test_planted_spend_drivers_are_ranked_in_dollars():
     frames, truth = generate_frames(GenerateConfig(n_transactions=10_000, seed=11))
-    drivers = truth["effects"]["spend_drivers"]["factors"]
+    planted = truth["effects"]["spend_drivers"]
+    drivers = planted["factors"]
     assert sorted(d["rank"] for d in drivers.values()) == [1, 2, 3, 4, 5]
     effects = [d["mean_abs_effect"] for d in sorted(drivers.values(), key=lambda d: d["rank"])]
     assert effects == sorted(effects, reverse=True) and effects[-1] > 0
     assert drivers["satisfaction"]["observed_as"] == "review_sentiment"
+    # the price level shows through the persona markers, so it is compared with the category mix
+    observed = planted["observed"]
+    assert observed["category_mix"]["factors"] == ["category_price", "price_level"]
+    assert observed["category_mix"]["mean_abs_effect"] > drivers["category_price"]["mean_abs_effect"]
+    for group, entry in observed.items():
+        for other in entry["tied_with"]:
+            assert group in observed[other]["tied_with"]
+            a, b = entry["mean_abs_effect"], observed[other]["mean_abs_effect"]
+            assert abs(a - b) < planted["tie_margin"] * max(a, b)
     # no planted spend effect: satisfaction moves spend by nothing
     _, flat = generate_frames(GenerateConfig(n_transactions=10_000, seed=11, sentiment_spend_pct=0))
     assert flat["effects"]["spend_drivers"]["factors"]["satisfaction"]["mean_abs_effect"] == 0
+
+
+def test_observational_shapley_credits_what_moves_the_target():
+    """Independent inputs: credit in proportion to their effect. A copy of an input (perfectly
+    correlated) shares its credit instead of doubling it; a constant gets none."""
+    from pipeline.synthetic import _conditional_shapley
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4000, 2))
+    y = x[:, 0] + 2 * x[:, 1] + rng.normal(0, 0.1, 4000)
+    L = np.column_stack([x, x[:, 1], np.ones(4000)])
+    rows, phi = _conditional_shapley(L, y, seed=0)
+    effect = np.abs(phi).mean(axis=0)
+    assert len(rows) == 2000
+    assert effect[1] == pytest.approx(effect[2], rel=0.1)
+    assert effect[1] + effect[2] == pytest.approx(2 * effect[0], rel=0.1)
+    assert effect[3] == 0
+    # efficiency: the values add up to each explained row's fitted value minus the mean
+    assert np.corrcoef(phi.sum(axis=1), y[rows] - y.mean())[0, 1] > 0.99
 
 
 def test_planted_state_sentiment(retail_clean):
