@@ -545,6 +545,7 @@ def _empty_report(customers: pd.DataFrame, cfg: DriversConfig, status: str) -> d
         "global_importance": [],
         "group_importance": [],
         "segments": [],
+        "sentiment_coverage": None,
         "membership": {"status": "not_fitted", "models": []},
         "narratives": [],
     }
@@ -597,6 +598,7 @@ def explain_drivers(customers: pd.DataFrame, cfg: DriversConfig, seed: int) -> D
     data = customers.loc[keep].reset_index(drop=True)
     y = y_all[keep].to_numpy()
     report["n_customers_used"] = int(len(data))
+    report["sentiment_coverage"] = _sentiment_coverage(data)
     if (~keep).any():
         report["notes"].append(f"{int((~keep).sum())} customers without a {cfg.target} value "
                                "were left out")
@@ -1132,6 +1134,7 @@ def _narrate(report: dict[str, Any], cfg: DriversConfig) -> None:
                 src["shape_threshold"] = shape_src
         _sentence(report, f"driver_{g['feature']}", text, nums, src, labs)
     _narrate_groups(report)
+    _narrate_sentiment_coverage(report)
     for k, seg in enumerate(report["segments"]):
         if not seg["drivers"]:
             continue
@@ -1207,6 +1210,54 @@ def _narrate_groups(report: dict[str, Any]) -> None:
                  f"{format_number(g['rounded']['share_percent'])}%{verdict}")
         labs.append(g["label"])
     _sentence(report, "groups", text + ".", nums, src, labs)
+
+
+def _sentiment_coverage(data: pd.DataFrame) -> dict[str, Any] | None:
+    """How many customers have a measured review sentiment, and from how many reviews."""
+    if "positive_prob" not in data.columns or data.empty:
+        return None
+    if "sentiment_missing" in data.columns:
+        known = pd.to_numeric(data["sentiment_missing"], errors="coerce").fillna(1).to_numpy() == 0
+    else:
+        known = pd.to_numeric(data["positive_prob"], errors="coerce").notna().to_numpy()
+    n_known = int(known.sum())
+    share = n_known / len(data)
+    median = None
+    if "review_count" in data.columns and n_known:
+        median = float(pd.to_numeric(data["review_count"], errors="coerce")[known].median())
+    return {"n_customers": int(len(data)), "n_with_sentiment": n_known, "share": share,
+            "median_reviews": _json_number(median),
+            "rounded": {"share_percent": round_sig(100 * share), "n_with_sentiment": n_known,
+                        "n_customers": int(len(data)),
+                        "median_reviews": round_sig(median) if median is not None else None}}
+
+
+def _narrate_sentiment_coverage(report: dict[str, Any]) -> None:
+    """Measurement caveat for review sentiment: missing reviews and one noisy review per
+    customer dilute an association (regression dilution), so its rank is likely too low.
+    Said when under 90 % of customers have a sentiment or the median reviewer has under 3."""
+    cov = report.get("sentiment_coverage")
+    if not cov or not cov["n_with_sentiment"]:
+        return
+    r = cov["rounded"]
+    few = r["median_reviews"] is not None and r["median_reviews"] < 3
+    if r["share_percent"] >= 90 and not few:
+        return
+    nums = {"n_with_sentiment": r["n_with_sentiment"], "n_customers": r["n_customers"],
+            "share": r["share_percent"]}
+    src = {k: f"/sentiment_coverage/rounded/{v}" for k, v in
+           (("n_with_sentiment", "n_with_sentiment"), ("n_customers", "n_customers"),
+            ("share", "share_percent"))}
+    text = (f"Review sentiment is measured for {format_number(r['n_with_sentiment'])} of "
+            f"{format_number(r['n_customers'])} customers ({format_number(r['share_percent'])}%)")
+    if r["median_reviews"] is not None:
+        nums["median_reviews"] = r["median_reviews"]
+        src["median_reviews"] = "/sentiment_coverage/rounded/median_reviews"
+        text += (f", from a median of {format_number(r['median_reviews'])} review"
+                 f"{'' if r['median_reviews'] == 1 else 's'} each")
+    text += ("; missing and noisy measurements make a link with spend look weaker than it is, "
+             "so review sentiment's rank here likely understates it.")
+    _sentence(report, "sentiment_coverage", text, nums, src, ["Review sentiment"])
 
 
 def _clean(obj: Any) -> Any:

@@ -212,7 +212,27 @@ def test_no_segment_columns_and_no_sentiment():
     assert report["membership"]["status"] == "no_segments"
     assert not any("positive_prob" in f for f in report["features"]["used"])
     assert "segment_id" not in result.shap.columns
+    assert report["sentiment_coverage"] is None
+    assert not any(n["id"] == "sentiment_coverage" for n in report["narratives"])
     _check_narratives(report)
+
+
+def test_sentiment_coverage_caveat_only_when_sentiment_is_thinly_measured(planted):
+    """~90 % of the planted customers have a sentiment, from a median of 2 reviews: the
+    narrative says how many, and that the measured link is diluted."""
+    cov = planted.report["sentiment_coverage"]
+    df = make_customers()
+    known = ~df["sentiment_missing"]
+    assert cov["n_with_sentiment"] == known.sum() and cov["n_customers"] == len(df)
+    assert cov["median_reviews"] == df.loc[known, "review_count"].median()
+    text = next(n["text"] for n in planted.report["narratives"] if n["id"] == "sentiment_coverage")
+    assert f"{known.sum()} of {len(df)} customers" in text and "weaker than it is" in text
+    # every customer measured, from at least three reviews each: nothing to warn about
+    df["sentiment_missing"] = False
+    df["review_count"] = 3
+    report = explain_drivers(df, DriversConfig(**FAST), seed=7).report
+    assert report["sentiment_coverage"]["share"] == 1.0
+    assert not any(n["id"] == "sentiment_coverage" for n in report["narratives"])
 
 
 def test_constant_target():
