@@ -7,6 +7,7 @@ drivers (observational Shapley values in dollars, ties within 10 %) next to ``dr
 driver groups (``compare_planted_drivers``).
 
     nice -n 10 python benchmarks/bench_drivers_planted.py --seeds 42 7 11
+    python benchmarks/bench_drivers_planted.py --perfect-sentiment   # the drivers stage alone
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 7, 11])
     parser.add_argument("--transactions", type=int, default=20_000)
     parser.add_argument("--keep", type=Path, help="write the runs here instead of a temp folder")
+    parser.add_argument("--perfect-sentiment", action="store_true",
+                        help="the drivers stage alone: positive_prob is each customer's planted "
+                             "satisfaction and the planted persona is the segment")
     args = parser.parse_args()
 
     from pipeline.config import load_config
@@ -47,12 +51,17 @@ def main() -> None:
             gen = GenerateConfig(n_transactions=args.transactions, seed=seed)
             data = generate_dataset(gen, out / "data")
             t = time.perf_counter()
-            result = run_pipeline(load_config(data.config_file, {
-                "run.out_dir": str(out), "seed": seed, "run.period": gen.end_date[:7]}))
+            cfg = load_config(data.config_file, {
+                "run.out_dir": str(out), "seed": seed, "run.period": gen.end_date[:7]})
+            if args.perfect_sentiment:
+                drivers = _stage_with_perfect_sentiment(cfg, data.out_dir, seed)
+            else:
+                result = run_pipeline(cfg)
+                drivers = json.loads((result.run_dir / "results" / "drivers.json").read_text())
             truth = json.loads(data.truth_file.read_text())
-            drivers = json.loads((result.run_dir / "results" / "drivers.json").read_text())
             rows = compare_planted_drivers(truth, drivers)
-            exact = compare_planted_drivers(truth, drivers, EXACTLY_MEASURED)
+            exact = compare_planted_drivers(truth, drivers,
+                                            None if args.perfect_sentiment else EXACTLY_MEASURED)
             print(f"\nseed {seed}: {drivers['n_customers_used']:,} customers, run "
                   f"{time.perf_counter() - t:.0f} s, value model R2 {drivers['model']['r2_test']:.2f}")
             print(f"  {'driver group':<17} {'planted':>7} {'found':>5} {'tied with':<17} "
@@ -67,10 +76,32 @@ def main() -> None:
                   and all(r["rank_as_planted"] for r in exact))
             every = all(r["rank_as_planted"] for r in rows)
             as_planted += ok
-            print(f"  directions, detection and the exactly measured drivers' ranks as planted: "
+            print(f"  directions, detection and the {'' if args.perfect_sentiment else 'exactly measured '}"
+                  f"drivers' ranks as planted: "
                   f"{'yes' if ok else 'NO'}; review sentiment's rank too: {'yes' if every else 'no'}")
-    print(f"\nas planted (directions, detection, exactly measured ranks) in {as_planted} of "
+    ranks = "ranks" if args.perfect_sentiment else "exactly measured ranks"
+    print(f"\nas planted (directions, detection, {ranks}) in {as_planted} of "
           f"{len(args.seeds)} seeds")
+
+def _stage_with_perfect_sentiment(cfg, data_dir: Path, seed: int) -> dict:
+    """Ingest and features as a run does, then the drivers stage with every default on a
+    customer table whose positive_prob is the planted satisfaction (what a perfect sentiment
+    model would give) and whose segment is the planted persona."""
+    import pandas as pd
+
+    from pipeline.drivers import explain_drivers
+    from pipeline.features import build_customer_features, resolve_window
+    from pipeline.ingest import ingest
+
+    ing = ingest(cfg.input, cfg.privacy)
+    window = resolve_window(ing.transactions["date"], cfg.run.period, cfg.run.lookback_months)
+    customers = build_customer_features(ing.transactions, ing.customers, ing.reviews, window)
+    truth = pd.read_csv(data_dir / "truth_customers.csv", dtype={"customer_id": str})
+    customers = customers.merge(truth[["customer_id", "persona_id", "satisfaction"]].rename(
+        columns={"persona_id": "segment_id", "satisfaction": "positive_prob"}),
+        on="customer_id", how="left")
+    return explain_drivers(customers, cfg.drivers, seed).report
+
 
 if __name__ == "__main__":
     main()
