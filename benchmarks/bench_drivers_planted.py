@@ -84,24 +84,15 @@ def main() -> None:
           f"{len(args.seeds)} seeds")
 
 def _stage_with_perfect_sentiment(cfg, data_dir: Path, seed: int) -> dict:
-    """Ingest and features as a run does, then the drivers stage with every default on a
-    customer table whose positive_prob is the planted satisfaction (what a perfect sentiment
-    model would give) and whose segment is the planted persona."""
-    import pandas as pd
-
+    """The drivers stage with every default on the run's customer table, where positive_prob
+    is the planted satisfaction (what a perfect sentiment model would give) and the segment is
+    the planted persona."""
     from pipeline.drivers import explain_drivers
-    from pipeline.features import build_customer_features, resolve_window
-    from pipeline.ingest import ingest
+    from pipeline.synthetic import generated_customers
 
-    ing = ingest(cfg.input, cfg.privacy)
-    window = resolve_window(ing.transactions["date"], cfg.run.period, cfg.run.lookback_months)
-    customers = build_customer_features(ing.transactions, ing.customers, ing.reviews, window)
-    truth = pd.read_csv(data_dir / "truth_customers.csv", dtype={"customer_id": str})
-    customers = customers.merge(truth[["customer_id", "persona_id", "satisfaction"]].rename(
-        columns={"persona_id": "segment_id", "satisfaction": "positive_prob"}),
-        on="customer_id", how="left")
+    customers, _, _ = generated_customers(data_dir, {"persona_id": "segment_id",
+                                                     "satisfaction": "positive_prob"})
     return explain_drivers(customers, cfg.drivers, seed).report
-
 
 if __name__ == "__main__":
     main()

@@ -1243,16 +1243,16 @@ def _narrate_sentiment_coverage(report: dict[str, Any]) -> None:
     few = r["median_reviews"] is not None and r["median_reviews"] < 3
     if r["share_percent"] >= 90 and not few:
         return
+    path = "/sentiment_coverage/rounded/"
     nums = {"n_with_sentiment": r["n_with_sentiment"], "n_customers": r["n_customers"],
             "share": r["share_percent"]}
-    src = {k: f"/sentiment_coverage/rounded/{v}" for k, v in
-           (("n_with_sentiment", "n_with_sentiment"), ("n_customers", "n_customers"),
-            ("share", "share_percent"))}
+    src = {"n_with_sentiment": path + "n_with_sentiment", "n_customers": path + "n_customers",
+           "share": path + "share_percent"}
     text = (f"Review sentiment is measured for {format_number(r['n_with_sentiment'])} of "
             f"{format_number(r['n_customers'])} customers ({format_number(r['share_percent'])}%)")
     if r["median_reviews"] is not None:
         nums["median_reviews"] = r["median_reviews"]
-        src["median_reviews"] = "/sentiment_coverage/rounded/median_reviews"
+        src["median_reviews"] = path + "median_reviews"
         text += (f", from a median of {format_number(r['median_reviews'])} review"
                  f"{'' if r['median_reviews'] == 1 else 's'} each")
     text += ("; missing and noisy measurements make a link with spend look weaker than it is, "

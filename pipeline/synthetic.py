@@ -1464,6 +1464,27 @@ def compare_planted_drivers(truth: dict, drivers: dict,
              "direction_as_planted": direction_ok(g)} for g in seen]
 
 
+def generated_customers(data_dir: Path, truth_columns: dict[str, str]
+                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
+    """A generated dataset through ingest and customer features as a run does, with columns of
+    ``truth_customers.csv`` joined per customer under new names (``truth_columns``: truth name
+    -> customer-table name). Returns the customer table, the reviews of its customers and the
+    end of the analysed window."""
+    from pipeline.config import load_config
+    from pipeline.features import build_customer_features, resolve_window
+    from pipeline.ingest import ingest
+
+    cfg = load_config(data_dir / "segment-report.yaml")
+    ing = ingest(cfg.input, cfg.privacy)
+    window = resolve_window(ing.transactions["date"], cfg.run.period, cfg.run.lookback_months)
+    customers = build_customer_features(ing.transactions, ing.customers, ing.reviews, window)
+    truth = pd.read_csv(data_dir / "truth_customers.csv", dtype={"customer_id": str})
+    customers = customers.merge(truth[["customer_id", *truth_columns]].rename(columns=truth_columns),
+                                on="customer_id", how="left")
+    reviews = ing.reviews[ing.reviews["customer_id"].isin(customers["customer_id"])]
+    return customers, reviews.reset_index(drop=True), window.end
+
+
 def _truth(cfg: GenerateConfig, personas: tuple[Persona, ...], cust: dict, tx: dict, rev: dict,
            start: pd.Timestamp, end: pd.Timestamp, frames: dict, mess: dict,
            review_ids: np.ndarray) -> dict:

@@ -309,21 +309,12 @@ def _generated(tmp_path, n_transactions: int, seed: int):
     """Generated data through ingest and features; the planted persona stands in for the
     segment (the segments stage does not change global importance). Returns the customer
     table, the run's reviews, the per-customer truth and the end of the window."""
-    from pipeline.config import load_config
-    from pipeline.features import build_customer_features, resolve_window
-    from pipeline.ingest import ingest
-    from pipeline.synthetic import GenerateConfig, generate_dataset
+    from pipeline.synthetic import GenerateConfig, generate_dataset, generated_customers
 
     generate_dataset(GenerateConfig(n_transactions=n_transactions, seed=seed), tmp_path)
-    cfg = load_config(tmp_path / "segment-report.yaml")
-    ing = ingest(cfg.input, cfg.privacy)
-    window = resolve_window(ing.transactions["date"], cfg.run.period, cfg.run.lookback_months)
-    customers = build_customer_features(ing.transactions, ing.customers, ing.reviews, window)
+    customers, reviews, end = generated_customers(tmp_path, {"persona_id": "segment_id"})
     truth = pd.read_csv(tmp_path / "truth_customers.csv", dtype={"customer_id": str})
-    customers = customers.merge(truth[["customer_id", "persona_id"]].rename(
-        columns={"persona_id": "segment_id"}), on="customer_id", how="left")
-    reviews = ing.reviews[ing.reviews["customer_id"].isin(customers["customer_id"])]
-    return customers, reviews.reset_index(drop=True), truth, window.end
+    return customers, reviews, truth, end
 
 
 EXACTLY_MEASURED = ["category_mix", "frequency", "items_per_order"]
