@@ -71,8 +71,8 @@ def main() -> None:
                         help="override a drivers config key, e.g. --set max_tree_rows=5000")
     args = parser.parse_args()
 
-    from pipeline.config import DriversConfig
-    from pipeline.drivers import explain_drivers
+    from segment_report.pipeline.config import DriversConfig
+    from segment_report.pipeline.drivers import explain_drivers
 
     df = planted_table(args.customers, seed=args.seed)
     overrides = dict(item.split("=", 1) for item in args.set)

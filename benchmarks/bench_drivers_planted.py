@@ -35,10 +35,10 @@ def main() -> None:
                              "satisfaction and the planted persona is the segment")
     args = parser.parse_args()
 
-    from pipeline.config import load_config
-    from pipeline.log import setup_logging
-    from pipeline.runner import run_pipeline
-    from pipeline.synthetic import GenerateConfig, compare_planted_drivers, generate_dataset
+    from segment_report.pipeline.config import load_config
+    from segment_report.pipeline.log import setup_logging
+    from segment_report.pipeline.runner import run_pipeline
+    from segment_report.pipeline.synthetic import GenerateConfig, compare_planted_drivers, generate_dataset
 
     setup_logging(quiet=True)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
@@ -87,8 +87,8 @@ def _stage_with_perfect_sentiment(cfg, data_dir: Path, seed: int) -> dict:
     """The drivers stage with every default on the run's customer table, where positive_prob
     is the planted satisfaction (what a perfect sentiment model would give) and the segment is
     the planted persona."""
-    from pipeline.drivers import explain_drivers
-    from pipeline.synthetic import generated_customers
+    from segment_report.pipeline.drivers import explain_drivers
+    from segment_report.pipeline.synthetic import generated_customers
 
     customers, _, _ = generated_customers(data_dir, {"persona_id": "segment_id",
                                                      "satisfaction": "positive_prob"})

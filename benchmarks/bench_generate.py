@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.synthetic import CATEGORIES, GenerateConfig, generate_dataset, generate_frames
+from segment_report.pipeline.synthetic import CATEGORIES, GenerateConfig, generate_dataset, generate_frames
 
 
 def customer_features(frames: dict[str, pd.DataFrame], end_date: str) -> pd.DataFrame:

@@ -60,7 +60,7 @@ def customer_table(frames: dict, positive_prob: pd.Series | None, rng: np.random
 
 
 def bench_speed(n_customers: int) -> None:
-    from pipeline.synthetic import GenerateConfig, generate_frames
+    from segment_report.pipeline.synthetic import GenerateConfig, generate_frames
 
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
@@ -74,9 +74,9 @@ def bench_speed(n_customers: int) -> None:
           f"data build {t_data:.1f} s (not part of the stage)")
 
     t1 = time.perf_counter()
-    from pipeline.config import GeographyConfig
-    from pipeline.geography import analyse_geography, save_geography
-    from reports.maps import build_interactive_map, draw_static_map
+    from segment_report.pipeline.config import GeographyConfig
+    from segment_report.pipeline.geography import analyse_geography, save_geography
+    from segment_report.reports.maps import build_interactive_map, draw_static_map
     t_import = time.perf_counter() - t1
 
     cfg = GeographyConfig()
@@ -123,8 +123,8 @@ class ModelScorer:
     the seeds (the generator reuses its bank of real review texts)."""
 
     def __init__(self, cache_dir: Path) -> None:
-        from pipeline.config import SentimentConfig
-        from pipeline.sentiment import SentimentScorer
+        from segment_report.pipeline.config import SentimentConfig
+        from segment_report.pipeline.sentiment import SentimentScorer
 
         self.scorer = SentimentScorer(SentimentConfig(), cache_dir=cache_dir, device="cpu")
 
@@ -135,9 +135,9 @@ class ModelScorer:
 
 
 def bench_recovery(n_seeds: int, n_transactions: int, scorer: str = "vader") -> None:
-    from pipeline.config import GeographyConfig
-    from pipeline.geography import analyse_geography
-    from pipeline.synthetic import GenerateConfig, generate_frames
+    from segment_report.pipeline.config import GeographyConfig
+    from segment_report.pipeline.geography import analyse_geography
+    from segment_report.pipeline.synthetic import GenerateConfig, generate_frames
 
     cfg = GeographyConfig()
     rows = []

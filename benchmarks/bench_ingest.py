@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.config import load_config
-from pipeline.ingest import ingest
-from pipeline.synthetic import GenerateConfig, generate_dataset
+from segment_report.pipeline.config import load_config
+from segment_report.pipeline.ingest import ingest
+from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset
 
 
 def main() -> None:

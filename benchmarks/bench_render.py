@@ -65,7 +65,7 @@ def main() -> None:
         for folder in ("site", "quarto", "pdf", "figures"):
             shutil.rmtree(run / folder, ignore_errors=True)
         t0 = time.perf_counter()
-        from reports.render import render_run
+        from segment_report.reports.render import render_run
 
         written = render_run(run)
         seconds = time.perf_counter() - t0

@@ -96,10 +96,10 @@ def generated_customers(n_transactions: int, seed: int, rating_sentiment: bool,
     import tempfile
     from pathlib import Path
 
-    from pipeline.config import load_config
-    from pipeline.features import build_customer_features, resolve_window
-    from pipeline.ingest import ingest
-    from pipeline.synthetic import GenerateConfig, generate_dataset
+    from segment_report.pipeline.config import load_config
+    from segment_report.pipeline.features import build_customer_features, resolve_window
+    from segment_report.pipeline.ingest import ingest
+    from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         ds = generate_dataset(GenerateConfig(n_transactions=n_transactions, seed=seed, messy=messy),
@@ -142,8 +142,8 @@ def main() -> None:
     t0 = time.perf_counter()
     from sklearn.metrics import adjusted_rand_score
 
-    from pipeline.config import SegmentsConfig
-    from pipeline.segments import segment_customers
+    from segment_report.pipeline.config import SegmentsConfig
+    from segment_report.pipeline.segments import segment_customers
     import umap  # noqa: F401  (import + numba load counted separately)
     import hdbscan  # noqa: F401
     t_import = time.perf_counter() - t0

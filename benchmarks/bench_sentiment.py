@@ -3,7 +3,7 @@
 Prints, on the real clothing reviews (held-out test split of the shipped model):
 
 1. reviews/s and macro-F1 (ratings 1-2 vs 4-5) of (a) ``transformers.pipeline("text-classification")``
-   with default settings and (b) our :class:`~pipeline.sentiment.SentimentScorer`, same merged
+   with default settings and (b) our :class:`~segment_report.pipeline.sentiment.SentimentScorer`, same merged
    model, same process, on the same sample; (b) with int8 dynamic quantisation too;
 2. a cached re-run of (b) on the same reviews;
 3. shipped model vs VADER on the whole held-out test split (binary and 3-class).
@@ -29,12 +29,13 @@ import pandas as pd
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.config import SentimentConfig  # noqa: E402
-from pipeline.sentiment import SentimentScorer, evaluate_labels  # noqa: E402
-from pipeline.sentiment_train import (TrainConfig, prepare_training_frame,  # noqa: E402
+from segment_report.pipeline.config import SentimentConfig  # noqa: E402
+from segment_report.pipeline.sentiment import SentimentScorer, evaluate_labels  # noqa: E402
+from segment_report.pipeline.sentiment_train import (TrainConfig, prepare_training_frame,  # noqa: E402
                                       split_indices)
 
-DEFAULT_CSV = Path("/work/shared/data/womens_clothing_reviews.csv")
+# The clothing reviews CSV: --csv, else $SEGMENT_REPORT_CLOTHING_CSV (no default path: data lives outside the project).
+DEFAULT_CSV = Path(os.environ["SEGMENT_REPORT_CLOTHING_CSV"]) if os.environ.get("SEGMENT_REPORT_CLOTHING_CSV") else None
 
 
 def held_out_split(csv: Path) -> pd.DataFrame:
@@ -49,7 +50,8 @@ def held_out_split(csv: Path) -> pd.DataFrame:
 def main() -> None:
     """Run the benchmark and print the figures (and one JSON line at the end)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--csv", type=Path, default=DEFAULT_CSV)
+    ap.add_argument("--csv", type=Path, default=DEFAULT_CSV, required=DEFAULT_CSV is None,
+                    help="the clothing reviews CSV (default: $SEGMENT_REPORT_CLOTHING_CSV)")
     ap.add_argument("--n", type=int, default=600, help="reviews in the speed sample")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-full", action="store_true", help="skip the full test-split evaluation")
@@ -174,7 +176,7 @@ def full_split(args: argparse.Namespace, test: pd.DataFrame, out: dict) -> None:
         full = {}
         models = ("default", "vader")
         if args.shipped_from_card:
-            from pipeline.sentiment import SHIPPED_MODEL_DIR
+            from segment_report.pipeline.sentiment import SHIPPED_MODEL_DIR
 
             card = json.loads((SHIPPED_MODEL_DIR / "model_card.json").read_text())
             m = card["metrics"]["test_split"]

@@ -22,14 +22,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_sentiment import DEFAULT_CSV, held_out_split  # noqa: E402
 
-from pipeline.config import SentimentConfig  # noqa: E402
-from pipeline.sentiment import SentimentScorer, evaluate_labels, review_texts  # noqa: E402
+from segment_report.pipeline.config import SentimentConfig  # noqa: E402
+from segment_report.pipeline.sentiment import SentimentScorer, evaluate_labels, review_texts  # noqa: E402
 
 
 def main() -> None:
     """Score the held-out split four ways and print the metrics."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--csv", type=Path, default=DEFAULT_CSV)
+    ap.add_argument("--csv", type=Path, default=DEFAULT_CSV, required=DEFAULT_CSV is None,
+                    help="the clothing reviews CSV (default: $SEGMENT_REPORT_CLOTHING_CSV)")
     ap.add_argument("--no-adapt-prior", dest="adapt_prior", action="store_false")
     args = ap.parse_args()
     test = held_out_split(args.csv)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.runfolder import read_json
+from segment_report.pipeline.runfolder import read_json
 
 NEW, LAPSED = "new", "lapsed"
 

@@ -1,6 +1,6 @@
 """The ``segment-report`` command line: a thin layer over the Python API.
 
-Every command turns :class:`~pipeline.errors.SegmentReportError` into a short message on
+Every command turns :class:`~segment_report.pipeline.errors.SegmentReportError` into a short message on
 stderr and its exit code (0 ok, 1 internal error, 2 bad input or configuration, 3 held by a
 quality gate, 4 delivery failed). ``--debug`` shows the traceback instead.
 """
@@ -14,10 +14,10 @@ from typing import Any, Callable
 
 import click
 
-from pipeline import __version__
-from pipeline.errors import EXIT_INTERNAL, SegmentReportError
-from pipeline.log import setup_logging
-from pipeline.publish import Terminated
+from segment_report.pipeline import __version__
+from segment_report.pipeline.errors import EXIT_INTERNAL, SegmentReportError
+from segment_report.pipeline.log import setup_logging
+from segment_report.pipeline.publish import Terminated
 
 
 class _Group(click.Group):
@@ -71,7 +71,7 @@ def config_options(func: Callable) -> Callable:
 
 
 def _load(config_path: Path | None, **overrides: Any):
-    from pipeline.config import load_config
+    from segment_report.pipeline.config import load_config
 
     return load_config(config_path, overrides)
 
@@ -111,7 +111,7 @@ def cli(quiet: bool, verbose: int, debug: bool) -> None:
 def generate(out_dir: Path, mode: str, n_transactions: int, months: int, end_date: str,
              n_personas: int, seed: int, messy: bool) -> None:
     """Generate synthetic retail data with planted, documented ground truth."""
-    from pipeline.synthetic import GenerateConfig, generate_dataset
+    from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset
 
     cfg = GenerateConfig(mode=mode, n_transactions=n_transactions, months=months,
                          end_date=end_date, n_personas=n_personas, seed=seed, messy=messy)
@@ -124,7 +124,7 @@ def generate(out_dir: Path, mode: str, n_transactions: int, months: int, end_dat
 def validate(config_path: Path | None, input_path: Path | None, out_dir: Path | None,
              period: str | None, seed: int | None) -> None:
     """Check inputs against the contract and write quarantine.csv; no modelling."""
-    from pipeline.runner import validate_inputs
+    from segment_report.pipeline.runner import validate_inputs
 
     cfg = _load(config_path, **{"input.path": input_path, "run.out_dir": out_dir,
                                 "run.period": period, "seed": seed})
@@ -159,7 +159,7 @@ def run(config_path: Path | None, input_path: Path | None, out_dir: Path | None,
     Exit codes: 0 ok, 1 internal error, 2 bad input or configuration, 3 a quality gate held the
     report back (published, marked held, not e-mailed), 4 the e-mail could not be sent.
     """
-    from pipeline.runner import run_pipeline
+    from segment_report.pipeline.runner import run_pipeline
 
     cfg = _load(config_path, **{"input.path": input_path, "run.out_dir": out_dir,
                                 "run.period": period, "seed": seed,
@@ -181,7 +181,7 @@ def run(config_path: Path | None, input_path: Path | None, out_dir: Path | None,
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
 def demo(out_dir: Path, n_transactions: int, seed: int) -> None:
     """Generate a default dataset and run the pipeline on it: the one-command tour."""
-    from pipeline.runner import run_demo
+    from segment_report.pipeline.runner import run_demo
 
     result = run_demo(out_dir, n_transactions=n_transactions, seed=seed)
     click.echo(result.summary())
@@ -194,7 +194,7 @@ def demo(out_dir: Path, n_transactions: int, seed: int) -> None:
               help="Comma-separated output formats: html, pdf, quarto.")
 def render(run_dir: Path, formats: str) -> None:
     """Re-render the reports of an existing run from its results/ (nothing is recomputed)."""
-    from reports.render import parse_formats, render_run
+    from segment_report.reports.render import parse_formats, render_run
 
     written = render_run(run_dir, parse_formats(formats))
     click.echo(f"rendered {len(written)} files into {run_dir}")
@@ -223,7 +223,7 @@ def email(run_dir: Path, recipients: tuple[str, ...], config_path: Path | None, 
     $SEGMENT_REPORT_SMTP_PASSWORD (or email.password_env / email.password_file). Exit code 4
     when sending fails after the configured retries.
     """
-    from reports.email import deliver
+    from segment_report.reports.email import deliver
 
     cfg = _load(config_path, **{"email.subject": subject, "email.attach_personas": attach_personas})
     click.echo(deliver(run_dir, cfg.email, recipients, dry_run, eml_path))
@@ -263,7 +263,7 @@ def _sentiment_cfg(config_path: Path | None, **flags: Any):
 
 def _prior_line(scorer: Any) -> str | None:
     """What the label-shift adjustment did to a scored file, in one line (None: not used)."""
-    from reports.views import prior_fact
+    from segment_report.reports.views import prior_fact
 
     return f"share of positive texts: {prior_fact(scorer.prior)}" if scorer.prior else None
 
@@ -288,7 +288,7 @@ def sentiment_score(file: Path, text_col: str, title_col: str | None, out_path: 
     nothing to score); label is negative / neutral / positive, or unscorable. A summary
     (label counts, reviews/s, text-quality counts) is printed to stdout.
     """
-    from pipeline.sentiment import SentimentScorer, read_table, require_column, review_texts, write_table
+    from segment_report.pipeline.sentiment import SentimentScorer, read_table, require_column, review_texts, write_table
 
     cfg = _sentiment_cfg(config_path, model=model, batch_size=batch_size, max_length=max_length,
                          precision=precision, adapt_prior=adapt_prior, threads=threads)
@@ -356,8 +356,8 @@ def sentiment_train(reviews: Path, text_col: str, rating_col: str, out_dir: Path
     class-balanced sample every epoch. OUT receives the LoRA adapter, model_card.json and
     MODEL_CARD.md with the test metrics; use it with sentiment.model: OUT.
     """
-    from pipeline.sentiment import SHIPPED_MODEL_DIR, read_table
-    from pipeline.sentiment_train import TrainConfig, train_sentiment_model
+    from segment_report.pipeline.sentiment import SHIPPED_MODEL_DIR, read_table
+    from segment_report.pipeline.sentiment_train import TrainConfig, train_sentiment_model
 
     df = read_table(reviews)
     cfg = TrainConfig(epochs=epochs, seed=seed, threads=threads, max_length=max_length,
@@ -399,7 +399,7 @@ def sentiment_evaluate(file: Path, text_col: str, label_col: str, title_col: str
     Ratings map to labels with sentiment.negative_ratings / neutral_ratings / positive_ratings.
     Without a neutral class in the truth the prediction is binary (positive_prob >= 0.5).
     """
-    from pipeline.sentiment import (SentimentScorer, evaluate_labels, labels_from_column,
+    from segment_report.pipeline.sentiment import (SentimentScorer, evaluate_labels, labels_from_column,
                                     read_table, require_column, review_texts)
 
     cfg = _sentiment_cfg(config_path, model=model, batch_size=batch_size, max_length=max_length,

@@ -2,7 +2,7 @@
 
 The YAML file (``--config``) and command-line flags are merged into a plain dict, then
 validated into the frozen pydantic models below. Unknown keys and wrong types are rejected
-with a :class:`~pipeline.errors.ConfigError` naming the key, what is allowed and what was
+with a :class:`~segment_report.pipeline.errors.ConfigError` naming the key, what is allowed and what was
 received. ``config.example.yaml`` in the repository documents every key.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pipeline.errors import ConfigError
+from segment_report.pipeline.errors import ConfigError
 
 
 class StrictModel(BaseModel):
@@ -508,13 +508,24 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
     raw = copy.deepcopy(raw)
     if path is not None:
         _resolve_relative_paths(raw, Path(path).resolve().parent)
+    return validate_config(raw, overrides, str(path) if path else "command-line options")
+
+
+def validate_config(raw: dict[str, Any] | Config, overrides: dict[str, Any] | None = None,
+                    source: str = "the configuration passed in") -> Config:
+    """Validate a config tree (a dict in the YAML's shape, or a Config) with dotted overrides.
+
+    Raises:
+        ConfigError: a key is unknown or a value invalid; ``source`` names where it came from.
+    """
+    raw = raw.model_dump() if isinstance(raw, Config) else copy.deepcopy(raw)
     for key, value in (overrides or {}).items():
         if value is not None:
             set_dotted(raw, key, value)
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        raise _format_validation_error(exc, str(path) if path else "command-line options") from None
+        raise _format_validation_error(exc, source) from None
 
 
 def _resolve_relative_paths(raw: dict[str, Any], base: Path) -> None:

@@ -40,9 +40,9 @@ import pandas as pd
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.metrics import mean_absolute_error, r2_score, roc_auc_score
 
-from pipeline.config import DriversConfig
-from pipeline.errors import ConfigError
-from pipeline.log import logger
+from segment_report.pipeline.config import DriversConfig
+from segment_report.pipeline.errors import ConfigError
+from segment_report.pipeline.log import logger
 
 ID_COLUMNS = ("customer_id",)
 SEGMENT_COLUMNS = ("segment_id", "segment_name", "membership_strength", "was_noise", "umap_x",
@@ -1304,7 +1304,7 @@ def save_drivers(result: DriversResult, results_dir: Path) -> list[Path]:
     Returns:
         The paths written (the Parquet file only when a model was fitted).
     """
-    from pipeline.runfolder import write_json, write_parquet
+    from segment_report.pipeline.runfolder import write_json, write_parquet
 
     results_dir = Path(results_dir)
     paths = [write_json(results_dir / "drivers.json", result.report)]
@@ -1319,7 +1319,7 @@ def load_drivers(results_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     Raises:
         InputDataError: ``drivers.json`` is missing from the results folder.
     """
-    from pipeline.errors import InputDataError
+    from segment_report.pipeline.errors import InputDataError
 
     results_dir = Path(results_dir)
     report_path = results_dir / "drivers.json"

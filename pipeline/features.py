@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import InputDataError
+from segment_report.pipeline.errors import InputDataError
 
 
 @dataclass(frozen=True)

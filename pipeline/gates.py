@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pipeline.config import GatesConfig
+from segment_report.pipeline.config import GatesConfig
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pipeline.config import GeographyConfig
-from pipeline.errors import InputDataError
-from pipeline.geometry import Regions, load_regions, match_key
-from pipeline.log import logger
-from pipeline.states import to_code
+from segment_report.pipeline.config import GeographyConfig
+from segment_report.pipeline.errors import InputDataError
+from segment_report.pipeline.geometry import Regions, load_regions, match_key
+from segment_report.pipeline.log import logger
+from segment_report.pipeline.states import to_code
 
 SCHEMA_VERSION = 1
 LISA_CLASSES = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
@@ -659,7 +659,7 @@ def save_geography(result: GeographyResult, results_dir: Path) -> Path:
     Returns:
         The path written.
     """
-    from pipeline.runfolder import write_json
+    from segment_report.pipeline.runfolder import write_json
 
     return write_json(Path(results_dir) / "states.json", result.report)
 
@@ -670,6 +670,6 @@ def load_geography(results_dir: Path) -> dict[str, Any]:
     Raises:
         InputDataError: the file is missing or not valid JSON.
     """
-    from pipeline.runfolder import read_result_json
+    from segment_report.pipeline.runfolder import read_result_json
 
     return read_result_json(Path(results_dir) / "states.json")

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline.errors import ConfigError, InputDataError
-from pipeline.states import CODE_TO_FIPS, CODE_TO_NAME, STATE_CODES, to_code
+from segment_report.pipeline.errors import ConfigError, InputDataError
+from segment_report.pipeline.states import CODE_TO_FIPS, CODE_TO_NAME, STATE_CODES, to_code
 
 US_STATES_RESOURCE = "us_states.geojson"
 US_KEY_COLUMN = "STUSPS"
@@ -66,7 +66,7 @@ def load_us_states() -> Regions:
     Returns:
         :class:`Regions` with USPS ``code``, ``name`` and two-digit ``fips`` columns.
     """
-    path = resources.files("pipeline") / "data" / US_STATES_RESOURCE
+    path = resources.files("segment_report.pipeline") / "data" / US_STATES_RESOURCE
     with resources.as_file(path) as real_path:
         frame = gpd.read_file(real_path)
     frame = frame.set_crs("EPSG:4326", allow_override=True)

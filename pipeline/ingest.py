@@ -25,11 +25,11 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from pipeline.config import InputConfig, PrivacyConfig
-from pipeline.errors import InputDataError
-from pipeline.privacy import PII_FIELDS, hash_ids, resolve_salt, scrub_texts
-from pipeline.readers import RawTable, read_raw_table
-from pipeline.states import CODE_TO_NAME, normalise_states
+from segment_report.pipeline.config import InputConfig, PrivacyConfig
+from segment_report.pipeline.errors import InputDataError
+from segment_report.pipeline.privacy import PII_FIELDS, hash_ids, resolve_salt, scrub_texts
+from segment_report.pipeline.readers import RawTable, read_raw_table
+from segment_report.pipeline.states import CODE_TO_NAME, normalise_states
 
 # --------------------------------------------------------------------------- reasons
 
@@ -464,7 +464,7 @@ def _reviews_from_rows(rows: pd.DataFrame, text_col: str, rating_col: str | None
     text = clean_text(rows[text_col]) if text_col in rows.columns else pd.Series(
         pd.NA, index=rows.index, dtype=STR)
     if "title" in rows.columns:  # a review title is scored (and quoted) with its text
-        from pipeline.sentiment import review_texts
+        from segment_report.pipeline.sentiment import review_texts
 
         both = pd.DataFrame({"title": clean_text(rows["title"]), "text": text})
         text = pd.Series(review_texts(both, "text", "title"), index=rows.index, dtype=STR)

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.states import CODE_TO_NAME
+from segment_report.pipeline.states import CODE_TO_NAME
 
 #: Money and counts: compared on the log1p scale.
 LOG_FEATURES = frozenset({"recency_days", "frequency", "monetary", "avg_order_value",

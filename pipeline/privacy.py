@@ -15,8 +15,8 @@ import re
 
 import pandas as pd
 
-from pipeline.config import PrivacyConfig
-from pipeline.errors import ConfigError
+from segment_report.pipeline.config import PrivacyConfig
+from segment_report.pipeline.errors import ConfigError
 
 PII_FIELDS: tuple[str, ...] = ("name", "email", "phone", "address", "city", "zipcode")
 

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline.errors import EXIT_BAD_INPUT, SegmentReportError
-from pipeline.log import logger
+from segment_report.pipeline.errors import EXIT_BAD_INPUT, SegmentReportError
+from segment_report.pipeline.log import logger
 
 
 class RunLockedError(SegmentReportError):

@@ -1,7 +1,7 @@
 """Reading input files (CSV or Parquet) as raw text, with clear errors for unusable files.
 
 Every column is read as text so that the original value of a rejected row can be quoted in
-``quarantine.csv``; parsing into numbers and dates happens in :mod:`pipeline.ingest`.
+``quarantine.csv``; parsing into numbers and dates happens in :mod:`segment_report.pipeline.ingest`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pipeline.errors import InputDataError
+from segment_report.pipeline.errors import InputDataError
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 PARQUET_SUFFIXES = {".parquet", ".pq", ".parq"}

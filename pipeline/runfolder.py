@@ -113,7 +113,7 @@ def read_result_json(path: Path) -> Any:
     Raises:
         InputDataError: the file is missing or not valid JSON.
     """
-    from pipeline.errors import InputDataError
+    from segment_report.pipeline.errors import InputDataError
 
     path = Path(path)
     try:
@@ -223,7 +223,7 @@ def load_results(run_dir: Path) -> RunResults:
     Raises:
         InputDataError: the folder is not a run folder (no manifest.json or results/).
     """
-    from pipeline.errors import InputDataError
+    from segment_report.pipeline.errors import InputDataError
 
     folder = RunFolder(Path(run_dir))
     if not folder.manifest.exists() or not folder.result("customers.parquet").exists():

@@ -19,19 +19,19 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.changes import compare_periods, previous_run_dir
-from pipeline.config import Config, config_to_dict, load_config
-from pipeline.errors import QualityGateError, SegmentReportError
-from pipeline.features import Window, build_customer_features, resolve_window
-from pipeline.ingest import IngestResult, ingest
-from pipeline.log import logger
-from pipeline.publish import (RunLock, Terminated, remove_if_empty, publish, recover, staging_dir,
+from segment_report.pipeline.changes import compare_periods, previous_run_dir
+from segment_report.pipeline.config import Config, config_to_dict, load_config
+from segment_report.pipeline.errors import QualityGateError, SegmentReportError
+from segment_report.pipeline.features import Window, build_customer_features, resolve_window
+from segment_report.pipeline.ingest import IngestResult, ingest
+from segment_report.pipeline.log import logger
+from segment_report.pipeline.publish import (RunLock, Terminated, remove_if_empty, publish, recover, staging_dir,
                               terminate_on_signals)
-from pipeline.readers import file_sha256
-from pipeline.gates import check_gates, gates_document
-from pipeline.runfolder import (RunFolder, library_versions, read_json, write_csv, write_json,
+from segment_report.pipeline.readers import file_sha256
+from segment_report.pipeline.gates import check_gates, gates_document
+from segment_report.pipeline.runfolder import (RunFolder, library_versions, read_json, write_csv, write_json,
                                 write_parquet)
-from reports.render import render_run
+from segment_report.reports.render import render_run
 
 
 @dataclass
@@ -77,7 +77,7 @@ def _stage_features(ctx: RunContext) -> None:
 
 
 def _stage_sentiment(ctx: RunContext) -> None:
-    from pipeline.sentiment import run_sentiment_stage, save_sentiment_result
+    from segment_report.pipeline.sentiment import run_sentiment_stage, save_sentiment_result
 
     assert ctx.customers is not None and ctx.reviews is not None and ctx.folder is not None
     result = run_sentiment_stage(ctx.reviews, ctx.customers["customer_id"], ctx.window.end,
@@ -94,7 +94,7 @@ def _previous_segment_model(ctx: RunContext) -> tuple[Any, bool]:
     """The model to assign with: ``--reuse-model``, else last month's run's when
     ``segments.reuse_previous`` (refitting with ``--force``). Without reuse, last month's model
     still carries segment ids and names over."""
-    from pipeline.segments import SegmentModel
+    from segment_report.pipeline.segments import SegmentModel
 
     reuse_from = ctx.cfg.segments.reuse_model
     if reuse_from is not None:
@@ -109,7 +109,7 @@ def _previous_segment_model(ctx: RunContext) -> tuple[Any, bool]:
 
 
 def _stage_segments(ctx: RunContext) -> None:
-    from pipeline.segments import save_segments_json, segment_customers
+    from segment_report.pipeline.segments import save_segments_json, segment_customers
 
     assert ctx.customers is not None and ctx.folder is not None
     previous, reuse = _previous_segment_model(ctx)
@@ -124,14 +124,14 @@ def _stage_segments(ctx: RunContext) -> None:
 
 
 def _stage_drivers(ctx: RunContext) -> None:
-    from pipeline.drivers import explain_drivers, save_drivers
+    from segment_report.pipeline.drivers import explain_drivers, save_drivers
 
     assert ctx.customers is not None and ctx.folder is not None
     save_drivers(explain_drivers(ctx.customers, ctx.cfg.drivers, ctx.cfg.seed), ctx.folder.results)
 
 
 def _stage_geography(ctx: RunContext) -> None:
-    from pipeline.geography import analyse_geography, save_geography
+    from segment_report.pipeline.geography import analyse_geography, save_geography
 
     assert ctx.customers is not None and ctx.folder is not None
     save_geography(analyse_geography(ctx.customers, ctx.reviews, ctx.cfg.geography, ctx.cfg.seed),
@@ -272,7 +272,7 @@ def _fingerprint(ctx: RunContext) -> str:
     import hashlib
     import json
 
-    from pipeline import __version__
+    from segment_report.pipeline import __version__
 
     assert ctx.ingested is not None and ctx.window is not None
     previous = previous_run_dir(Path(ctx.cfg.run.out_dir), ctx.window.label)
@@ -293,7 +293,7 @@ def _fingerprint(ctx: RunContext) -> str:
 
 def _model_digest(spec: str) -> str:
     """What the sentiment model's weights are, so a new model is not taken for up to date."""
-    from pipeline.sentiment import SHIPPED_MODEL_DIR
+    from segment_report.pipeline.sentiment import SHIPPED_MODEL_DIR
 
     folder = SHIPPED_MODEL_DIR if spec.strip().lower() in ("default", "shipped") else Path(spec).expanduser()
     if not folder.is_dir():
@@ -433,7 +433,7 @@ def _finish_gates_and_email(cfg: Config, final: RunFolder, email: bool, recipien
                                    "relax the gates in the config's 'gates' section, then run again")
     if not email:
         return
-    from reports.email import deliver
+    from segment_report.reports.email import deliver
 
     try:
         done = deliver(final.root, cfg.email, recipients)
@@ -447,18 +447,19 @@ def _finish_gates_and_email(cfg: Config, final: RunFolder, email: bool, recipien
         "emailed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
 
 
-def run_demo(out_dir: Path, n_transactions: int = 20_000, seed: int = 42) -> RunResult:
+def run_demo(out_dir: Path, n_transactions: int = 20_000, seed: int = 42,
+             overrides: dict[str, Any] | None = None) -> RunResult:
     """Generate the default synthetic dataset into ``out_dir/data`` and run the pipeline on it
     for its last two months, so the last month's report shows what changed; returns the last
-    month's result."""
-    from pipeline.synthetic import GenerateConfig, generate_dataset
+    month's result. ``overrides`` are dotted config keys (e.g. ``{"sentiment.model": "vader"}``)."""
+    from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset
 
     out_dir = Path(out_dir)
     gen = GenerateConfig(n_transactions=n_transactions, seed=seed)
     data = generate_dataset(gen, out_dir / "data")
     logger.info("demo data: %s", data.summary())
     last = pd.Period(gen.end_date, freq="M")
-    overrides = {"run.out_dir": str(out_dir), "seed": seed}
+    overrides = {**(overrides or {}), "run.out_dir": str(out_dir), "seed": seed}
     logger.info("demo: running %s first, so that the %s report can show what changed", last - 1, last)
     run_pipeline(load_config(data.config_file, {**overrides, "run.period": str(last - 1)}))
     return run_pipeline(load_config(data.config_file, {**overrides, "run.period": str(last)}))

@@ -20,7 +20,7 @@ Feature matrix (:class:`FeatureTransformer`)
       0.83 with 9 segments vs 0.97 with 5 on generated data, 9.5k customers).
       ``segments.features`` replaces the list (``cat_share_*`` patterns allowed); naming a
       column that is absent, or an identifier (``customer_id``, ``state``, ``country``,
-      ``is_us``), is a :class:`~pipeline.errors.ConfigError`. State is never clustered on:
+      ``is_us``), is a :class:`~segment_report.pipeline.errors.ConfigError`. State is never clustered on:
       geography is reported per segment, not used to form them.
     * Money and counts (``recency_days, frequency, monetary, avg_order_value,
       items_per_order, tenure_days, income, review_count``) are ``log1p``-transformed.
@@ -130,9 +130,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.config import SegmentsConfig
-from pipeline.errors import ConfigError, InputDataError
-from pipeline.log import logger
+from segment_report.pipeline.config import SegmentsConfig
+from segment_report.pipeline.errors import ConfigError, InputDataError
+from segment_report.pipeline.log import logger
 
 #: Columns that are money or counts: log1p before scaling.
 LOG_FEATURES = frozenset({"recency_days", "frequency", "monetary", "avg_order_value",
@@ -1132,7 +1132,7 @@ def _finish(customers: pd.DataFrame, assignments: pd.DataFrame, model: SegmentMo
             stab_overall: dict[str, Any], stab_per: dict[int, dict[str, Any]], t0: float,
             previous: SegmentModel | None = None, seg: Segmenter | None = None) -> SegmentResult:
     """Profiles, names, descriptions, stability and carry-over flags -> SegmentResult."""
-    from pipeline import personas
+    from segment_report.pipeline import personas
 
     seg_ids = assignments["segment_id"].to_numpy()
     profiles = personas.profile_segments(customers, seg_ids, model.transformer.columns_)
@@ -1216,7 +1216,7 @@ def _finish(customers: pd.DataFrame, assignments: pd.DataFrame, model: SegmentMo
 
 def save_segments_json(result: SegmentResult, path: Path) -> Path:
     """Write ``result.to_json()`` to ``path`` (normally ``results/segments.json``)."""
-    from pipeline.runfolder import write_json
+    from segment_report.pipeline.runfolder import write_json
 
     return write_json(Path(path), result.to_json())
 
@@ -1227,6 +1227,6 @@ def load_segments_json(path: Path) -> dict[str, Any]:
     Raises:
         InputDataError: the file is missing or not valid JSON.
     """
-    from pipeline.runfolder import read_result_json
+    from segment_report.pipeline.runfolder import read_result_json
 
     return read_result_json(path)

@@ -48,9 +48,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from pipeline.config import SentimentConfig
-from pipeline.errors import ConfigError, InputDataError
-from pipeline.log import logger, progress_bar
+from segment_report.pipeline.config import SentimentConfig
+from segment_report.pipeline.errors import ConfigError, InputDataError
+from segment_report.pipeline.log import logger, progress_bar
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -431,7 +431,7 @@ class SentimentScorer:
         return "" if self.precision == "fp32" else f"-{self.precision}"
 
     def _load_adapter(self, path: Path, kind: str, device: str | None) -> None:
-        from pipeline.sentiment_train import load_adapter_model, load_tokenizer
+        from segment_report.pipeline.sentiment_train import load_adapter_model, load_tokenizer
 
         self.kind = kind
         card_path = path / "model_card.json"
@@ -456,7 +456,7 @@ class SentimentScorer:
                          "pytorch_model.bin) and tokenizer files",
                 fix="point sentiment.model at the folder written by save_pretrained(), "
                     "or use 'default' / 'vader'")
-        from pipeline.sentiment_train import quiet_transformers
+        from segment_report.pipeline.sentiment_train import quiet_transformers
 
         try:
             with quiet_transformers():
@@ -716,9 +716,9 @@ def evaluate_labels(true: pd.Series, scores: pd.DataFrame) -> dict[str, Any]:
     (positive_prob >= 0.5), so a 2-class benchmark is not penalised by the neutral band.
 
     Returns:
-        :func:`pipeline.sentiment_train.classification_metrics` output plus ``"mode"``.
+        :func:`segment_report.pipeline.sentiment_train.classification_metrics` output plus ``"mode"``.
     """
-    from pipeline.sentiment_train import classification_metrics
+    from segment_report.pipeline.sentiment_train import classification_metrics
 
     mask = true.notna().to_numpy()
     t = true[mask].astype(str).to_numpy()
@@ -760,7 +760,7 @@ def _fine_tune_and_choose(reviews: pd.DataFrame, cfg: SentimentConfig, scorer: S
     """Fine-tune on the user's rated reviews; keep whichever model scores better on held-out data."""
     import tempfile
 
-    from pipeline.sentiment_train import (TrainConfig, prepare_training_frame, split_indices,
+    from segment_report.pipeline.sentiment_train import (TrainConfig, prepare_training_frame, split_indices,
                                           train_sentiment_model)
 
     tcfg = TrainConfig(epochs=cfg.fine_tune_epochs, seed=seed, threads=cfg.threads,
@@ -886,7 +886,7 @@ def save_sentiment_result(result: SentimentResult, results_dir: Path) -> dict[st
     Returns:
         ``{name: path}`` of the written files.
     """
-    from pipeline.runfolder import write_json, write_parquet
+    from segment_report.pipeline.runfolder import write_json, write_parquet
 
     results_dir = Path(results_dir)
     return {"reviews": write_parquet(results_dir / "reviews.parquet", result.reviews),

@@ -36,9 +36,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import ConfigError, InputDataError
-from pipeline.log import logger, progress_bar
-from pipeline.sentiment import estimate_positive_share, join_title, review_texts, shift_prob
+from segment_report.pipeline.errors import ConfigError, InputDataError
+from segment_report.pipeline.log import logger, progress_bar
+from segment_report.pipeline.sentiment import estimate_positive_share, join_title, review_texts, shift_prob
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -691,7 +691,7 @@ def int8_calibration(out_dir: Path, frame: pd.DataFrame, val_idx: np.ndarray, te
     test metrics. Scoring uses int8 by default on a CPU only for
     models whose card carries this when the processor has no native bf16
     (``sentiment.precision: auto``)."""
-    from pipeline.sentiment import quantize_int8
+    from segment_report.pipeline.sentiment import quantize_int8
 
     model = quantize_int8(load_adapter_model(out_dir))
     tokenizer = load_tokenizer()
@@ -849,27 +849,3 @@ def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
               "moves it to each scored set's own share, estimated from the scores "
               "(sentiment.adapt_prior).", ""]
     (out_dir / CARD_MD).write_text("\n".join(lines), encoding="utf-8")
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Reproduce the shipped model: ``python -m pipeline.sentiment_train CSV OUT [budget_s]``."""
-    import sys
-
-    from pipeline.log import setup_logging
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    setup_logging()
-    csv = Path(args[0]) if args else Path("/work/shared/data/womens_clothing_reviews.csv")
-    out = Path(args[1]) if len(args) > 1 else Path(__file__).parent / "models" / "sentiment"
-    budget = float(args[2]) if len(args) > 2 else None
-    epochs = int(args[3]) if len(args) > 3 else TrainConfig.epochs
-    df = pd.read_csv(csv)
-    train_sentiment_model(
-        df, "Review Text", "Rating", out, title_col="Title",
-        cfg=TrainConfig(time_budget_s=budget, epochs=epochs, threads=2),
-        training_data="Women's Clothing E-Commerce Reviews (Kaggle, nicapotato; CC0): review texts "
-                      "and titles, ratings 1-2 negative / 4-5 positive")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

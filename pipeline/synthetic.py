@@ -88,10 +88,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import yaml
 
-from pipeline import __version__
-from pipeline.errors import ConfigError
-from pipeline.log import logger, progress_bar
-from pipeline.states import CODE_TO_NAME
+from segment_report.pipeline import __version__
+from segment_report.pipeline.errors import ConfigError
+from segment_report.pipeline.log import logger, progress_bar
+from segment_report.pipeline.states import CODE_TO_NAME
 
 # --------------------------------------------------------------------------- configuration
 
@@ -601,7 +601,7 @@ def _col(values: np.ndarray, idx: np.ndarray | None = None) -> pd.api.extensions
 
 def _load_real_reviews() -> dict[int, np.ndarray]:
     """The bundled CC0 review sample, texts grouped by star rating."""
-    path = resources.files("pipeline") / "data" / "clothing_reviews_sample.csv"
+    path = resources.files("segment_report.pipeline") / "data" / "clothing_reviews_sample.csv"
     with resources.as_file(path) as p:
         df = pd.read_csv(p, dtype={"text": str, "rating": int}, keep_default_na=False)
     return {r: _obj(df.loc[df["rating"] == r, "text"].tolist()) for r in range(1, 6)}
@@ -1470,9 +1470,9 @@ def generated_customers(data_dir: Path, truth_columns: dict[str, str]
     ``truth_customers.csv`` joined per customer under new names (``truth_columns``: truth name
     -> customer-table name). Returns the customer table, the reviews of its customers and the
     end of the analysed window."""
-    from pipeline.config import load_config
-    from pipeline.features import build_customer_features, resolve_window
-    from pipeline.ingest import ingest
+    from segment_report.pipeline.config import load_config
+    from segment_report.pipeline.features import build_customer_features, resolve_window
+    from segment_report.pipeline.ingest import ingest
 
     cfg = load_config(data_dir / "segment-report.yaml")
     ing = ingest(cfg.input, cfg.privacy)

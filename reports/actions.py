@@ -3,7 +3,7 @@
 Each rule looks at numbers that ``results/segments.json`` and ``results/drivers.json`` already hold
 (a persona's profile against all customers, its spend and sentiment, its bootstrap stability and
 the per-persona SHAP drivers) and, when the numbers say so, proposes one action together with the
-evidence: the actual numbers, formatted by :mod:`reports.formatting`. Nothing is recomputed from
+evidence: the actual numbers, formatted by :mod:`segment_report.reports.formatting`. Nothing is recomputed from
 the customer table. Evidence states associations, never causes.
 
 Rules, in the order they are listed (the order is fixed, so the output is deterministic):
@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from reports import formatting as fmt
+from segment_report.reports import formatting as fmt
 
 MAX_ACTIONS = 4
 

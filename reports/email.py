@@ -19,12 +19,12 @@ from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import EmailConfig
-from pipeline.errors import ConfigError, DeliveryError, InputDataError
-from pipeline.log import logger
-from pipeline.runfolder import RunResults, load_results
-from reports.env import render
-from reports.views import changes_view, persona_views, site_view
+from segment_report.pipeline.config import EmailConfig
+from segment_report.pipeline.errors import ConfigError, DeliveryError, InputDataError
+from segment_report.pipeline.log import logger
+from segment_report.pipeline.runfolder import RunResults, load_results
+from segment_report.reports.env import render
+from segment_report.reports.views import changes_view, persona_views, site_view
 
 EXECUTIVE_PDF = Path("pdf") / "executive-summary.pdf"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

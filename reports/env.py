@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jinja2
 
-from reports.formatting import FILTERS
+from segment_report.reports.formatting import FILTERS
 
 
 # Characters that start Markdown (Pandoc/Quarto) inline markup: links and spans ``[..](..)`` /
@@ -39,12 +39,8 @@ def yaml_str(value: object) -> str:
 
 
 def templates_dir() -> Path:
-    """The templates folder: package ``reports.templates`` when installed, else the checkout's
-    top-level ``templates/`` (a source tree imported directly has no ``reports/templates``)."""
-    try:
-        return Path(str(files("reports.templates")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "templates"
+    """The installed templates folder (package ``segment_report.templates``)."""
+    return Path(str(files("segment_report.templates")))
 
 
 def template_file(relative: str) -> Path:
@@ -54,7 +50,7 @@ def template_file(relative: str) -> Path:
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    """The shared environment; templates live in ``templates/`` (package ``reports.templates``)."""
+    """The shared environment; templates live in ``templates/`` (package ``segment_report.templates``)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         # Every output (HTML, QMD, e-mail) is escaped: review text is untrusted input.

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from pipeline.runfolder import RunResults  # noqa: E402
+from segment_report.pipeline.runfolder import RunResults  # noqa: E402
 
 
 def draw_embedding(customers: pd.DataFrame, out_dir: Path) -> list[Path]:
@@ -45,12 +45,12 @@ def draw_all(results: RunResults, out_dir: Path) -> dict[str, Path]:
     drivers = results.extra.get("drivers")
     shap_path = results.folder.result("shap_values.parquet")
     if drivers and shap_path.exists():
-        from reports.drivers_figures import draw_driver_figures
+        from segment_report.reports.drivers_figures import draw_driver_figures
 
         written += draw_driver_figures(drivers, pd.read_parquet(shap_path), out_dir)
     states = results.extra.get("states")
     if states:
-        from reports.maps import draw_static_map
+        from segment_report.reports.maps import draw_static_map
 
         written.append(draw_static_map(states, out_dir / "states_map.svg"))
     written += draw_embedding(results.customers, out_dir)

@@ -8,9 +8,9 @@ from typing import Any
 
 from markupsafe import Markup
 
-from pipeline.runfolder import RunResults, atomic_write_bytes
-from reports.env import render, template_file
-from reports.views import (changes_view, data_quality_view, drivers_view, geography_view, persona_views,
+from segment_report.pipeline.runfolder import RunResults, atomic_write_bytes
+from segment_report.reports.env import render, template_file
+from segment_report.reports.views import (changes_view, data_quality_view, drivers_view, geography_view, persona_views,
                            personas_table, site_view)
 
 # WeasyPrint and fontTools log every font subsetting step at INFO/WARNING.

@@ -2,7 +2,7 @@
 
 Each report is one to two A4 pages: who they are, suggested actions, how they buy, what they say,
 what drives their value, where they are and how sure we are. Every value comes from
-:func:`reports.views.persona_views`; the template only places it. When a persona's report would
+:func:`segment_report.reports.views.persona_views`; the template only places it. When a persona's report would
 run past :data:`MAX_PAGES`, it is re-laid out in a compact variant (smaller type, no membership
 table, no category/state tables beyond five rows) before it is written.
 """
@@ -14,11 +14,11 @@ from typing import Any
 
 from markupsafe import Markup
 
-from pipeline.log import logger
-from pipeline.runfolder import RunResults, atomic_write_bytes, built_aside
-from reports.env import render, template_file
-from reports.pdf import _css
-from reports.views import persona_views, site_view
+from segment_report.pipeline.log import logger
+from segment_report.pipeline.runfolder import RunResults, atomic_write_bytes, built_aside
+from segment_report.reports.env import render, template_file
+from segment_report.reports.pdf import _css
+from segment_report.reports.views import persona_views, site_view
 
 MAX_PAGES = 2
 

@@ -1,6 +1,6 @@
 """The analyst site as a Quarto website project (``<run>/quarto/``).
 
-The same pages as the HTML site (:mod:`reports.site`), from the same view models, written as
+The same pages as the HTML site (:mod:`segment_report.reports.site`), from the same view models, written as
 Quarto Markdown: overview, personas (an overview page and one page per persona under
 ``segments/``), value drivers, geography, data quality and methodology. The run's figures are
 copied into ``quarto/figures/`` and referenced relatively. The repository's ``_quarto.yml`` is
@@ -22,12 +22,12 @@ from typing import Any
 
 import yaml
 
-from pipeline.log import logger
-from pipeline.runfolder import RunResults, atomic_write_bytes, built_aside
-from reports import formatting as fmt
-from reports.env import md_text, render, template_file
-from reports.site import driver_figures as site_driver_figures, key_insights
-from reports.views import (Kpi, Row, Table, changes_view, data_quality_view, drivers_view, geography_view,
+from segment_report.pipeline.log import logger
+from segment_report.pipeline.runfolder import RunResults, atomic_write_bytes, built_aside
+from segment_report.reports import formatting as fmt
+from segment_report.reports.env import md_text, render, template_file
+from segment_report.reports.site import driver_figures as site_driver_figures, key_insights
+from segment_report.reports.views import (Kpi, Row, Table, changes_view, data_quality_view, drivers_view, geography_view,
                            methodology_view, persona_views, personas_table, segments_summary, site_view)
 
 STATIC_MAP_ALT = "Map of the US states coloured by shrunk sentiment; grey states have too little data"
@@ -164,7 +164,7 @@ def render_quarto(results: RunResults, out_dir: Path, figures: dict[str, Path] |
     Quarto CLI is installed.
 
     Args:
-        figures: name -> SVG path, as drawn by :func:`reports.figures.draw_all`; each SVG is
+        figures: name -> SVG path, as drawn by :func:`segment_report.reports.figures.draw_all`; each SVG is
             copied into ``figures/`` and the pages reference the ones that exist.
 
     Returns:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.errors import ConfigError
-from pipeline.log import logger
-from pipeline.runfolder import RunResults, load_results
+from segment_report.pipeline.errors import ConfigError
+from segment_report.pipeline.log import logger
+from segment_report.pipeline.runfolder import RunResults, load_results
 
 FORMATS = ("html", "pdf", "quarto")
 
@@ -32,24 +32,24 @@ def render_run(run: Path | RunResults, formats: tuple[str, ...] = FORMATS) -> li
     results = run if isinstance(run, RunResults) else load_results(Path(run))
     root = results.folder.root
     written: list[Path] = []
-    from reports.figures import draw_all
+    from segment_report.reports.figures import draw_all
 
     figures = draw_all(results, root / "figures")
     if "html" in formats:
-        from reports.site import render_site
+        from segment_report.reports.site import render_site
 
         written += render_site(results, root / "site", figures)
         logger.debug("site: %s", root / "site" / "index.html")
     if "quarto" in formats:
-        from reports.quarto import render_quarto
+        from segment_report.reports.quarto import render_quarto
 
         written += render_quarto(results, root / "quarto", figures)
     if "pdf" in formats:
-        from reports.pdf import render_executive_pdf
+        from segment_report.reports.pdf import render_executive_pdf
 
         written.append(render_executive_pdf(results, root / "pdf" / "executive-summary.pdf", figures))
         logger.debug("executive PDF: %s", written[-1])
-        from reports.persona_pdf import render_persona_pdfs
+        from segment_report.reports.persona_pdf import render_persona_pdfs
 
         persona_pdfs = render_persona_pdfs(results, root / "pdf" / "personas", figures)
         written += persona_pdfs

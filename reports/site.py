@@ -10,9 +10,9 @@ from typing import Any
 
 from markupsafe import Markup
 
-from pipeline.runfolder import RunResults, atomic_write_bytes, built_aside
-from reports.env import render, template_file
-from reports.views import (changes_view, data_quality_view, drivers_view, geography_view,
+from segment_report.pipeline.runfolder import RunResults, atomic_write_bytes, built_aside
+from segment_report.reports.env import render, template_file
+from segment_report.reports.views import (changes_view, data_quality_view, drivers_view, geography_view,
                            methodology_view, persona_views, personas_table, segments_summary, site_view)
 
 
@@ -38,8 +38,8 @@ def _figure(figures: dict[str, Path], name: str, caption: str) -> list[dict[str,
 
 def driver_figures(figures: dict[str, Path], drivers: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
     """The drivers page's figures by section; dependence plots in rank order with readable labels."""
-    from pipeline.drivers import feature_label
-    from reports.drivers_figures import figure_slug
+    from segment_report.pipeline.drivers import feature_label
+    from segment_report.reports.drivers_figures import figure_slug
 
     dependence = []
     for g in drivers.get("global_importance", []):
@@ -136,7 +136,7 @@ def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> 
         pages.append(Page("drivers.html", "Value drivers", "html/drivers.html",
                           {"dv": dv, "figures": driver_figures(figures, drivers_raw)}))
     if states_raw:
-        from reports.maps import build_interactive_map, interactive_map_html
+        from segment_report.reports.maps import build_interactive_map, interactive_map_html
 
         fig = build_interactive_map(states_raw)
         pages.append(Page("geography.html", "Geography", "html/geography.html", {

@@ -10,8 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.runfolder import RunResults
-from reports import formatting as fmt
+from segment_report.pipeline.runfolder import RunResults
+from segment_report.reports import formatting as fmt
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def _kpi_values(results: RunResults) -> dict[str, dict[str, Any]]:
     changes = results.extra.get("changes")
     if changes:
         return changes["kpis"]
-    from pipeline.changes import headline_kpis
+    from segment_report.pipeline.changes import headline_kpis
 
     n_reviews = len(results.reviews) if results.reviews is not None else 0
     return {k: {"current": v, "previous": None, "delta": None, "relative": None}
@@ -312,7 +312,7 @@ def slugify(text: str) -> str:
 
 
 def _feature_label(name: str) -> str:
-    from pipeline.drivers import feature_label
+    from segment_report.pipeline.drivers import feature_label
 
     return feature_label(name)
 
@@ -354,7 +354,7 @@ def feature_values(feature: str, *values: Any) -> tuple[str, ...]:
 def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
                   reviews: Any = None, customers: Any = None) -> list[dict[str, Any]]:
     """Display values for every persona: card facts, profile table, drivers, quotes, actions."""
-    from reports.actions import persona_actions
+    from segment_report.reports.actions import persona_actions
 
     population = segments.get("summary")
     value_drivers = {s["segment_id"]: s for s in (drivers or {}).get("segments", []) or []}

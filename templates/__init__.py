@@ -1,1 +1,1 @@
-"""Jinja2 templates (installed as the ``reports.templates`` package data)."""
+"""Jinja2 templates (installed as the ``segment_report.templates`` package data)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import cli
+from segment_report.pipeline.cli import cli
 
 RETAIL_HEADER = ["Transaction_ID", "Customer_ID", "Name", "Email", "Phone", "Address", "City",
                  "State", "Zipcode", "Country", "Age", "Gender", "Income", "Customer_Segment",
@@ -74,18 +74,37 @@ def invoke(runner: CliRunner, *args: str):
     return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
-CLI = [sys.executable, "-m", "pipeline.cli"]
+CLI = [sys.executable, "-m", "segment_report"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that use the real-model ``demo`` run are slow (the transformer scores every review)."""
+    for item in items:
+        if "demo" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> Path:
     """``segment-report demo`` on 3,000 transactions, run once per test session (the installed CLI
-    in a subprocess); returns the demo folder (``data/`` + two period folders). Tests that change
-    a run must copy it first."""
+    in a subprocess, the shipped transformer); returns the demo folder (``data/`` + two period
+    folders). Tests that change a run must copy it first. Every test using it is marked slow."""
     out = tmp_path_factory.mktemp("demo") / "demo"
     proc = subprocess.run([*CLI, "-q", "demo", "--out", str(out), "--transactions", "3000"],
                           capture_output=True, text=True, cwd=out.parent, timeout=900)
     assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def fast_demo(tmp_path_factory) -> Path:
+    """The demo's two months on 3,000 transactions with VADER in place of the transformer, so the
+    fast tests get a complete run folder (every stage, every report) without loading the model.
+    Same layout as :func:`demo`; tests that change a run must copy it first."""
+    from segment_report.pipeline.runner import run_demo
+
+    out = tmp_path_factory.mktemp("fast-demo") / "demo"
+    run_demo(out, n_transactions=3000, overrides={"sentiment.model": "vader"})
     return out
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reports.actions import MAX_ACTIONS, Action, actions_by_segment, persona_actions
+from segment_report.reports.actions import MAX_ACTIONS, Action, actions_by_segment, persona_actions
 
 
 def _feature(median: float, population_median: float, z: float) -> dict[str, float]:

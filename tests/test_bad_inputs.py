@@ -195,7 +195,7 @@ def test_email_of_a_folder_that_is_no_run(runner, tmp_path):
 
 def test_real_process_prints_no_traceback(tmp_path):
     """End to end through the installed console entry point, not the test runner."""
-    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--input",
+    proc = subprocess.run([sys.executable, "-m", "segment_report", "run", "--input",
                            str(tmp_path / "absent.csv"), "--out", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
@@ -204,7 +204,7 @@ def test_real_process_prints_no_traceback(tmp_path):
 
 
 def test_debug_shows_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "--debug", "run", "--input",
+    proc = subprocess.run([sys.executable, "-m", "segment_report", "--debug", "run", "--input",
                            str(tmp_path / "absent.csv")], capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert "Traceback" in proc.stderr

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 import pytest
 
-from pipeline import __version__
-from pipeline.cli import cli
+from segment_report.pipeline import __version__
+from segment_report.pipeline.cli import cli
 from tests.conftest import invoke
 
 

@@ -8,8 +8,8 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from pipeline.config import Config, load_config
-from pipeline.errors import ConfigError
+from segment_report.pipeline.config import Config, load_config
+from segment_report.pipeline.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.yaml"
 

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import DriversConfig
-from pipeline.drivers import (DriversResult, explain_drivers, numbers_in_text, resolve_pointer,
+from segment_report.pipeline.config import DriversConfig
+from segment_report.pipeline.drivers import (DriversResult, explain_drivers, numbers_in_text, resolve_pointer,
                               round_sig)
-from pipeline.errors import ConfigError
+from segment_report.pipeline.errors import ConfigError
 
 FAST = dict(n_estimators=40, shap_sample_size=300, bootstrap_reps=50, leakage_sample_size=2000,
             membership_n_estimators=20, membership_sample_size=600, membership_shap_rows=100)
@@ -275,7 +275,7 @@ def test_config_exclude_and_bad_target():
 
 
 def test_figures_written(planted, tmp_path):
-    from reports.drivers_figures import draw_driver_figures
+    from segment_report.reports.drivers_figures import draw_driver_figures
 
     paths = draw_driver_figures(planted.report, planted.shap, tmp_path)
     names = {p.name for p in paths}
@@ -287,7 +287,7 @@ def test_figures_written(planted, tmp_path):
 
 
 def test_figures_without_model(tmp_path):
-    from reports.drivers_figures import draw_driver_figures
+    from segment_report.reports.drivers_figures import draw_driver_figures
 
     df = make_customers(n=200)
     df["monetary"] = 1.0
@@ -296,7 +296,7 @@ def test_figures_without_model(tmp_path):
 
 
 def test_save_and_load_round_trip(planted, tmp_path):
-    from pipeline.drivers import load_drivers, save_drivers
+    from segment_report.pipeline.drivers import load_drivers, save_drivers
 
     paths = save_drivers(planted, tmp_path / "results")
     assert [p.name for p in paths] == ["drivers.json", "shap_values.parquet"]
@@ -309,7 +309,7 @@ def _generated(tmp_path, n_transactions: int, seed: int):
     """Generated data through ingest and features; the planted persona stands in for the
     segment (the segments stage does not change global importance). Returns the customer
     table, the run's reviews, the per-customer truth and the end of the window."""
-    from pipeline.synthetic import GenerateConfig, generate_dataset, generated_customers
+    from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset, generated_customers
 
     generate_dataset(GenerateConfig(n_transactions=n_transactions, seed=seed), tmp_path)
     customers, reviews, end = generated_customers(tmp_path, {"persona_id": "segment_id"})
@@ -324,7 +324,7 @@ def _check_planted(tmp_path, report, groups: list[str] | None = None) -> dict[st
     """Every planted driver the model sees is found (not within noise) with its planted
     direction, and ranks as planted among ``groups`` (default: all); returns the comparison
     rows by driver group."""
-    from pipeline.synthetic import compare_planted_drivers
+    from segment_report.pipeline.synthetic import compare_planted_drivers
 
     truth = json.loads((tmp_path / "ground_truth.json").read_text())
     rows = compare_planted_drivers(truth, report)
@@ -361,8 +361,8 @@ def test_generated_data_planted_drivers_through_the_shipped_sentiment_model(tmp_
     with the exactly measured drivers at their planted ranks. Satisfaction itself ranks lower
     than planted: the model reads it from one review text for about half of the customers
     (attenuation, see benchmarks/RESULTS.md)."""
-    from pipeline.config import SentimentConfig
-    from pipeline.sentiment import run_sentiment_stage
+    from segment_report.pipeline.config import SentimentConfig
+    from segment_report.pipeline.sentiment import run_sentiment_stage
 
     customers, reviews, _, end = _generated(tmp_path, 12000, seed=5)
     sent = run_sentiment_stage(reviews, customers["customer_id"], end, SentimentConfig(), None,

@@ -126,16 +126,16 @@ def inject(run: Path) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def hostile(demo, tmp_path_factory) -> Path:
+def hostile(fast_demo, tmp_path_factory) -> Path:
     """A copy of the demo run with hostile results, re-rendered in every format, plus its e-mail
     as ``email/message.eml``."""
-    from pipeline.config import EmailConfig
-    from pipeline.runfolder import load_results
-    from reports.email import build_message, write_eml
-    from reports.render import FORMATS, render_run
+    from segment_report.pipeline.config import EmailConfig
+    from segment_report.pipeline.runfolder import load_results
+    from segment_report.reports.email import build_message, write_eml
+    from segment_report.reports.render import FORMATS, render_run
 
-    run = tmp_path_factory.mktemp("hostile") / demo_run_dir(demo).name
-    shutil.copytree(demo_run_dir(demo), run)
+    run = tmp_path_factory.mktemp("hostile") / demo_run_dir(fast_demo).name
+    shutil.copytree(demo_run_dir(fast_demo), run)
     for output in ("site", "quarto", "pdf", "figures"):
         shutil.rmtree(run / output, ignore_errors=True)
     inject(run)

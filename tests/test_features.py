@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline.errors import InputDataError
-from pipeline.features import build_customer_features, category_slug, resolve_window
+from segment_report.pipeline.errors import InputDataError
+from segment_report.pipeline.features import build_customer_features, category_slug, resolve_window
 
 
 def _dates(*values: str) -> pd.Series:

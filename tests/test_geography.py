@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pipeline.config import GeographyConfig, load_config
-from pipeline.errors import ConfigError, InputDataError
-from pipeline.geography import (analyse_geography, benjamini_hochberg, load_geography,
+from segment_report.pipeline.config import GeographyConfig, load_config
+from segment_report.pipeline.errors import ConfigError, InputDataError
+from segment_report.pipeline.geography import (analyse_geography, benjamini_hochberg, load_geography,
                                 local_moran_pvalues, save_geography)
-from pipeline.geometry import load_regions, load_us_states
-from pipeline.states import STATE_CODES
+from segment_report.pipeline.geometry import load_regions, load_us_states
+from segment_report.pipeline.states import STATE_CODES
 
 HIGH = ("CO", "UT", "WY")
 LOW = ("GA", "SC", "NC")
@@ -267,7 +267,7 @@ def test_builtin_geometry_has_51_states_with_shared_borders():
     assert set(w.islands) == {"AK", "HI"}
     assert set(w.neighbors["AZ"]) == {"CA", "NV", "UT", "CO", "NM"}  # Four Corners: Queen
     assert set(w.neighbors["DC"]) == {"MD", "VA"}
-    path = Path(__import__("pipeline").__file__).parent / "data" / "us_states.geojson"
+    path = Path(__import__("segment_report.pipeline", fromlist=["x"]).__file__).parent / "data" / "us_states.geojson"
     assert path.stat().st_size < 300_000
 
 
@@ -312,7 +312,7 @@ def test_custom_geojson_config_errors(tmp_path):
 
 def test_generated_data_planted_states_found():
     """End to end on the synthetic generator's planted states (ratings as a perfect classifier)."""
-    from pipeline.synthetic import GenerateConfig, generate_frames
+    from segment_report.pipeline.synthetic import GenerateConfig, generate_frames
 
     frames, truth = generate_frames(GenerateConfig(mode="tables", n_transactions=20_000, seed=3))
     planted = truth["effects"]["state_sentiment"]

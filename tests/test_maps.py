@@ -7,9 +7,9 @@ import socket
 
 import pytest
 
-from pipeline.config import GeographyConfig
-from pipeline.geography import analyse_geography
-from reports.maps import (OFFLINE_GEO_ASSETS_JS, build_interactive_map, draw_static_map,
+from segment_report.pipeline.config import GeographyConfig
+from segment_report.pipeline.geography import analyse_geography
+from segment_report.reports.maps import (OFFLINE_GEO_ASSETS_JS, build_interactive_map, draw_static_map,
                           interactive_map_html)
 from tests.test_geography import HIGH, LOW, TINY, _grid_geojson, planted_customers
 

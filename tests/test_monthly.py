@@ -17,10 +17,10 @@ import yaml
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
-from pipeline.changes import migration
-from pipeline.config import GatesConfig
-from pipeline.gates import check_gates, gates_document
-from reports.views import changes_view
+from segment_report.pipeline.changes import migration
+from segment_report.pipeline.config import GatesConfig
+from segment_report.pipeline.gates import check_gates, gates_document
+from segment_report.reports.views import changes_view
 from tests.conftest import invoke
 
 
@@ -122,7 +122,7 @@ def months(tmp_path_factory):
     server = Controller(inbox, hostname="127.0.0.1", port=_free_port())
     server.start()
     try:
-        second = runner.invoke(__import__("pipeline.cli", fromlist=["cli"]).cli,
+        second = runner.invoke(__import__("segment_report.pipeline.cli", fromlist=["cli"]).cli,
                                ["-q", "run", "--config", str(config), "--out", str(root / "out"),
                                 "--period", "2026-10", "--email", "--to", "cfo@example.com"],
                                env=_smtp_env(server.port), catch_exceptions=False)
@@ -203,7 +203,7 @@ def test_failed_gate_holds_the_report_and_sends_nothing(months, tmp_path):
     server = Controller(inbox, hostname="127.0.0.1", port=_free_port())
     server.start()
     try:
-        result = CliRunner().invoke(__import__("pipeline.cli", fromlist=["cli"]).cli,
+        result = CliRunner().invoke(__import__("segment_report.pipeline.cli", fromlist=["cli"]).cli,
                                     ["run", "--config", str(config), "--out", str(work / "out"),
                                      "--period", "2026-10", "--email", "--to", "cfo@example.com"],
                                     env=_smtp_env(server.port), catch_exceptions=False)
@@ -226,7 +226,7 @@ def test_delivery_failure_exits_4_and_keeps_the_report(months, tmp_path):
     config = _config_with(work, "noretry.yaml", email={"retries": 0, "timeout_s": 5})
     run = work / "out" / "2026-09"
     before = (run / "pdf" / "executive-summary.pdf").read_bytes()
-    result = CliRunner().invoke(__import__("pipeline.cli", fromlist=["cli"]).cli,
+    result = CliRunner().invoke(__import__("segment_report.pipeline.cli", fromlist=["cli"]).cli,
                                 ["run", "--config", str(config), "--out", str(work / "out"), "--period",
                                  "2026-09", "--email", "--to", "cfo@example.com"],
                                 env=_smtp_env(_free_port()), catch_exceptions=False)
@@ -240,7 +240,7 @@ def test_delivery_failure_exits_4_and_keeps_the_report(months, tmp_path):
     server = Controller(inbox, hostname="127.0.0.1", port=_free_port())
     server.start()
     try:
-        again = CliRunner().invoke(__import__("pipeline.cli", fromlist=["cli"]).cli,
+        again = CliRunner().invoke(__import__("segment_report.pipeline.cli", fromlist=["cli"]).cli,
                                    ["run", "--config", str(config), "--out", str(work / "out"), "--period",
                                     "2026-09", "--email", "--to", "cfo@example.com"],
                                    env=_smtp_env(server.port), catch_exceptions=False)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reports.formatting import month
+from segment_report.reports.formatting import month
 from tests.conftest import demo_run_dir
 
 POPPLER = ("pdftoppm", "pdftotext", "pdffonts", "pdfinfo")
@@ -65,8 +65,8 @@ def text(pdf: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def run(demo) -> Path:
-    return demo_run_dir(demo)
+def run(fast_demo) -> Path:
+    return demo_run_dir(fast_demo)
 
 
 @pytest.fixture(scope="module")

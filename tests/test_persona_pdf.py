@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.runfolder import load_results
-from reports.render import render_run
-from reports.views import persona_views
+from segment_report.pipeline.runfolder import load_results
+from segment_report.reports.render import render_run
+from segment_report.reports.views import persona_views
 from tests.conftest import demo_run_dir
 
 needs_poppler = pytest.mark.skipif(shutil.which("pdfinfo") is None or shutil.which("pdftotext") is None,
@@ -31,10 +31,10 @@ def _text(pdf: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def rendered(demo, tmp_path_factory) -> Path:
+def rendered(fast_demo, tmp_path_factory) -> Path:
     """A copy of the demo run re-rendered as PDFs only."""
     run = tmp_path_factory.mktemp("persona-pdf") / "run"
-    shutil.copytree(demo_run_dir(demo), run)
+    shutil.copytree(demo_run_dir(fast_demo), run)
     shutil.rmtree(run / "pdf", ignore_errors=True)
     written = render_run(run, ("pdf",))
     assert run / "pdf" / "executive-summary.pdf" in written
@@ -80,7 +80,7 @@ def test_failed_persona_render_keeps_previous_pdfs(rendered, tmp_path, monkeypat
     run = tmp_path / "run"
     shutil.copytree(rendered, run)
     before = {p.name: p.read_bytes() for p in (run / "pdf" / "personas").glob("*.pdf")}
-    import reports.persona_pdf as persona_pdf
+    import segment_report.reports.persona_pdf as persona_pdf
 
     calls = []
     real = persona_pdf.write_persona_pdf

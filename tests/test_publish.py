@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 
-from pipeline.publish import RunLock
+from segment_report.pipeline.publish import RunLock
 from tests.conftest import invoke
 
 
@@ -47,7 +47,7 @@ def test_failed_run_keeps_previous_report(runner, tmp_path, small_retail, monkey
     before = {p.relative_to(published): p.read_bytes() for p in published.rglob("*")
               if p.is_file() and p.name != "status.json"}
 
-    import pipeline.runner as runner_module
+    import segment_report.pipeline.runner as runner_module
 
     def explode(ctx):
         raise RuntimeError("disk on fire")

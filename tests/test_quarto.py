@@ -15,9 +15,9 @@ from urllib.parse import unquote
 import pytest
 import yaml
 
-from pipeline.runfolder import load_results
-from reports.quarto import render_quarto
-from reports.render import render_run
+from segment_report.pipeline.runfolder import load_results
+from segment_report.reports.quarto import render_quarto
+from segment_report.reports.render import render_run
 from tests.conftest import demo_run_dir
 
 PANDOC = shutil.which("pandoc")
@@ -29,10 +29,10 @@ IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)(\{[^}]*\})?")
 
 
 @pytest.fixture(scope="module")
-def run(demo, tmp_path_factory) -> Path:
+def run(fast_demo, tmp_path_factory) -> Path:
     """A copy of the demo's last month (it has a previous month), re-rendered as Quarto."""
-    run = tmp_path_factory.mktemp("quarto") / demo_run_dir(demo).name
-    shutil.copytree(demo_run_dir(demo), run)
+    run = tmp_path_factory.mktemp("quarto") / demo_run_dir(fast_demo).name
+    shutil.copytree(demo_run_dir(fast_demo), run)
     shutil.rmtree(run / "quarto", ignore_errors=True)
     render_run(run, ("quarto",))
     return run
@@ -174,9 +174,9 @@ def test_held_back_run_shows_a_warning_on_every_page(run, tmp_path):
         assert "Held back by a quality gate, not for distribution: segment stability 0.41 is below 0.6." in out
 
 
-def test_first_month_has_no_changes_section(demo, tmp_path):
+def test_first_month_has_no_changes_section(fast_demo, tmp_path):
     first = tmp_path / "2026-09"
-    shutil.copytree(demo / "2026-09", first)
+    shutil.copytree(fast_demo / "2026-09", first)
     render_quarto(load_results(first), first / "quarto", _svg_figures(first), run_quarto=False)
     text = (first / "quarto" / "index.qmd").read_text(encoding="utf-8")
     assert "What changed since" not in text and "Month over month" not in text

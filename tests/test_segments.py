@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from pipeline.config import SegmentsConfig
-from pipeline.errors import ConfigError, InputDataError
-from pipeline.segments import (FeatureTransformer, SegmentModel, confidence_level, match_previous,
+from segment_report.pipeline.config import SegmentsConfig
+from segment_report.pipeline.errors import ConfigError, InputDataError
+from segment_report.pipeline.segments import (FeatureTransformer, SegmentModel, confidence_level, match_previous,
                                segment_customers)
 
 CATS = ("books", "clothing", "electronics", "home_decor")
@@ -276,7 +276,7 @@ def test_bad_inputs_raise_clear_errors(planted, tmp_path):
     with pytest.raises(InputDataError, match="no saved segment model"):
         SegmentModel.load(tmp_path)
     with pytest.raises(ConfigError, match="min_segments"):
-        from pipeline.config import load_config
+        from segment_report.pipeline.config import load_config
         load_config(overrides={"segments.min_segments": 8, "segments.max_segments": 4})
 
 

@@ -14,14 +14,14 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import cli
-from pipeline.config import SentimentConfig, load_config
-from pipeline.errors import ConfigError, InputDataError
-from pipeline.sentiment import (SHIPPED_MODEL_DIR, UNSCORABLE, ScoreCache, SentimentScorer,
+from segment_report.pipeline.cli import cli
+from segment_report.pipeline.config import SentimentConfig, load_config
+from segment_report.pipeline.errors import ConfigError, InputDataError
+from segment_report.pipeline.sentiment import (SHIPPED_MODEL_DIR, UNSCORABLE, ScoreCache, SentimentScorer,
                                 aggregate_customers, band_labels, clean_text, evaluate_labels,
                                 label_values, labels_from_column, load_sentiment_result,
                                 run_sentiment_stage, save_sentiment_result)
-from pipeline.sentiment_train import (TrainConfig, classification_metrics, rating_to_label,
+from segment_report.pipeline.sentiment_train import (TrainConfig, classification_metrics, rating_to_label,
                                       split_indices, stratified_split, tune_neutral_band)
 
 POSITIVE = ["I love this dress, it is beautiful and fits perfectly.",
@@ -166,7 +166,7 @@ def test_cache_hits_misses_and_model_key(tmp_path):
     np.testing.assert_allclose(s2["positive_prob"].to_numpy()[:6], s1["positive_prob"].to_numpy())
     # the key is (model id, text hash): another model id never sees these rows
     cache = ScoreCache(tmp_path)
-    from pipeline.sentiment import _text_hash
+    from segment_report.pipeline.sentiment import _text_hash
 
     h = _text_hash(POSITIVE[0], 0)
     assert h in cache.get(first.model_id, [h])
@@ -258,7 +258,7 @@ def _tiny_checkpoint(path: Path, id2label: dict[int, str]) -> Path:
     import torch
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
-    from pipeline.sentiment_train import base_model_path
+    from segment_report.pipeline.sentiment_train import base_model_path
 
     torch.manual_seed(0)
     tok = BertTokenizerFast(vocab_file=str(base_model_path() / "vocab.txt"), do_lower_case=True)
@@ -352,8 +352,8 @@ _NO_NETWORK = textwrap.dedent("""
     socket.create_connection = _blocked
     socket.getaddrinfo = _blocked
     import json
-    from pipeline.config import SentimentConfig
-    from pipeline.sentiment import SentimentScorer
+    from segment_report.pipeline.config import SentimentConfig
+    from segment_report.pipeline.sentiment import SentimentScorer
     s = SentimentScorer(SentimentConfig())
     sc, q, st = s.score(["I absolutely love it, perfect fit and great quality!",
                          "Horrible. Cheap fabric, it ripped after one wash. Returned it.",
@@ -406,7 +406,7 @@ def test_stage_fine_tunes_on_rated_reviews_and_keeps_the_better_model(tmp_path):
 
 
 def test_join_title_and_review_texts():
-    from pipeline.sentiment import join_title, review_texts
+    from segment_report.pipeline.sentiment import join_title, review_texts
 
     assert join_title("Love it", "Fits well") == "Love it. Fits well"
     assert join_title("Wow!", "Fits") == "Wow! Fits"
@@ -419,8 +419,8 @@ def test_join_title_and_review_texts():
 def test_cpu_precision_is_bf16_where_native_else_int8_only_where_its_band_was_measured(monkeypatch):
     import torch
 
-    from pipeline.config import SentimentConfig
-    from pipeline.sentiment import SHIPPED_MODEL_DIR, SentimentScorer, auto_precision
+    from segment_report.pipeline.config import SentimentConfig
+    from segment_report.pipeline.sentiment import SHIPPED_MODEL_DIR, SentimentScorer, auto_precision
 
     native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
     assert auto_precision("cpu", True) == ("bf16" if native else "int8")
@@ -447,7 +447,7 @@ def test_cpu_precision_is_bf16_where_native_else_int8_only_where_its_band_was_me
 
 @pytest.mark.parametrize("share", [0.15, 0.5, 0.88])
 def test_positive_share_estimate_recovers_the_planted_share(share):
-    from pipeline.sentiment import estimate_positive_share, shift_prob
+    from segment_report.pipeline.sentiment import estimate_positive_share, shift_prob
 
     rng = np.random.default_rng(7)
     positive = rng.random(6000) < share
@@ -463,8 +463,8 @@ def test_positive_share_estimate_recovers_the_planted_share(share):
 
 
 def test_scores_adapt_to_the_scored_sets_own_share_of_positive_texts():
-    from pipeline.config import SentimentConfig
-    from pipeline.sentiment import PRIOR_MIN_TEXTS, SentimentScorer, band_labels
+    from segment_report.pipeline.config import SentimentConfig
+    from segment_report.pipeline.sentiment import PRIOR_MIN_TEXTS, SentimentScorer, band_labels
 
     negative = ["Terrible quality, it ripped after one wash.", "The seams came apart, returned it.",
                 "Way too small and the colour is dull.", "Cheap fabric, very disappointed.",

@@ -2,7 +2,7 @@
 
 ``tests/fixtures/run-2026-10/`` holds a small finished run (manifest, status, results JSON and
 customers/reviews trimmed to a few per persona; rebuild it with
-``tests/fixtures/make_run_fixture.py``). The real render code (:func:`reports.render.render_run`,
+``tests/fixtures/make_run_fixture.py``). The real render code (:func:`segment_report.reports.render.render_run`,
 formats ``html`` and ``quarto``) renders it; figures are stub SVGs under the names the real
 figure code writes (drawing them is slow and not what these tests check). Every page is compared
 exactly with ``tests/snapshots/run-2026-10/``: ``site/**/*.html``, ``quarto/**/*.qmd`` and
@@ -12,7 +12,7 @@ the fixture's manifest and the plotly ``<div>`` ids are fixed.
 After an intended change to a template or a view model, regenerate the snapshots and review the
 diff before committing:
 
-    UPDATE_SNAPSHOTS=1 /work/venv/bin/pytest tests/test_snapshots.py
+    UPDATE_SNAPSHOTS=1 pytest tests/test_snapshots.py
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.render import render_run
+from segment_report.reports.render import render_run
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE / "fixtures" / "run-2026-10"
@@ -39,7 +39,7 @@ STUB_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"><rect
 
 
 def stub_figures(results, out_dir: Path) -> dict[str, Path]:
-    """Stands in for :func:`reports.figures.draw_all`: tiny SVGs under the real names."""
+    """Stands in for :func:`segment_report.reports.figures.draw_all`: tiny SVGs under the real names."""
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = {}
     for name in FIGURES:
@@ -68,7 +68,7 @@ def rendered(tmp_path_factory) -> dict[str, str]:
     run = tmp_path_factory.mktemp("snapshots") / FIXTURE.name
     shutil.copytree(FIXTURE, run)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("reports.figures.draw_all", stub_figures)
+        mp.setattr("segment_report.reports.figures.draw_all", stub_figures)
         render_run(run, ("html", "quarto"))
     return collect(run)
 
@@ -122,7 +122,7 @@ def test_rendering_is_deterministic(rendered, tmp_path):
     run = tmp_path / FIXTURE.name
     shutil.copytree(FIXTURE, run)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("reports.figures.draw_all", stub_figures)
+        mp.setattr("segment_report.reports.figures.draw_all", stub_figures)
         render_run(run, ("html", "quarto"))
     again = collect(run)
     assert again.keys() == rendered.keys()

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import cli
-from pipeline.config import load_config
-from pipeline.errors import ConfigError
-from pipeline.states import normalise_states
-from pipeline.synthetic import (CATEGORIES, CATEGORY_BASE_PRICE, CUSTOMER_COLUMNS, PERSONAS,
+from segment_report.pipeline.cli import cli
+from segment_report.pipeline.config import load_config
+from segment_report.pipeline.errors import ConfigError
+from segment_report.pipeline.states import normalise_states
+from segment_report.pipeline.synthetic import (CATEGORIES, CATEGORY_BASE_PRICE, CUSTOMER_COLUMNS, PERSONAS,
                                 RETAIL_COLUMNS, REVIEW_COLUMNS, TRANSACTION_COLUMNS,
                                 GenerateConfig, generate_dataset, generate_frames)
 
@@ -273,7 +273,7 @@ def test_planted_spend_drivers_are_ranked_in_dollars():
 def test_observational_shapley_credits_what_moves_the_target():
     """Independent inputs: credit in proportion to their effect. A copy of an input (perfectly
     correlated) shares its credit instead of doubling it; a constant gets none."""
-    from pipeline.synthetic import _conditional_shapley
+    from segment_report.pipeline.synthetic import _conditional_shapley
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4000, 2))
