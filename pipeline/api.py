@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from segment_report.pipeline.config import Config, load_config
-from segment_report.pipeline.runfolder import RunFolder, RunResults, load_results, read_json
+from segment_report.pipeline.io.store import RunFolder, RunResults, load_results, read_json
 
 
 class Run:
@@ -49,7 +49,7 @@ class Run:
     @property
     def period(self) -> str:
         """The analysed month, e.g. ``"2026-10"`` (``"all"`` for a whole-history run)."""
-        return str(self.manifest["period"]["label"])
+        return str(self.manifest["period"]["period"])
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -122,7 +122,7 @@ class Run:
         return sorted((self.path / "pdf" / "personas").glob("*.pdf"))
 
     def _document(self, name: str) -> Mapping[str, Any]:
-        return self.results.extra.get(name, {})
+        return getattr(self.results, name) or {}
 
     def _repr_html_(self) -> str:
         """A summary for Jupyter: state, counts, the personas and links to the outputs."""

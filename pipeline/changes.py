@@ -1,29 +1,19 @@
 """Headline KPIs and month-over-month change: KPI deltas and the segment migration matrix.
 
-Computed from this run's customer table and, when it exists, the previous period's published
-``results/customers.parquet``. Saved as ``results/changes.json``; the reports only format it.
+Computed from this run's customer table and, when the store found one, last month's published
+customers (``PreviousRun``). Saved as ``results/changes.json``; the reports only format it.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from segment_report.pipeline.runfolder import read_json
+if TYPE_CHECKING:
+    from segment_report.pipeline.io.store import PreviousRun
 
 NEW, LAPSED = "new", "lapsed"
-
-
-def previous_run_dir(out_dir: Path, label: str) -> Path | None:
-    """The previous month's published run folder, or ``None`` (no such run, or not a month)."""
-    if label == "all":
-        return None
-    folder = Path(out_dir) / str(pd.Period(label, freq="M") - 1)
-    if not (folder / "results" / "customers.parquet").exists() or not (folder / "manifest.json").exists():
-        return None
-    return folder
 
 
 def headline_kpis(customers: pd.DataFrame, n_reviews: int) -> dict[str, float | None]:
@@ -109,29 +99,25 @@ def segment_sizes(previous: pd.DataFrame | None, current: pd.DataFrame) -> list[
 
 
 def compare_periods(customers: pd.DataFrame, n_reviews: int, label: str,
-                    previous_dir: Path | None) -> dict[str, Any]:
-    """The ``results/changes.json`` document: KPIs (with deltas when a previous run exists), per
-    segment size changes and the migration matrix."""
+                    previous: PreviousRun | None) -> dict[str, Any]:
+    """The ``results/changes.json`` document: KPIs (with deltas when last month's run is handed
+    in), per segment size changes and the migration matrix."""
     current = headline_kpis(customers, n_reviews)
     doc: dict[str, Any] = {"period": label, "previous_period": None, "previous_run": None,
                            "kpis": {k: _delta(v, None) for k, v in current.items()},
                            "segments": [], "migration": None, "notes": []}
     has_segments = "segment_id" in customers.columns
-    if previous_dir is None:
+    if previous is None:
         doc["notes"].append("no previous period's run in the output folder: no month-over-month comparison")
         doc["segments"] = segment_sizes(None, customers) if has_segments else []
         return doc
-    prev_customers = pd.read_parquet(previous_dir / "results" / "customers.parquet")
-    prev_reviews = previous_dir / "results" / "reviews.parquet"
-    n_prev_reviews = len(pd.read_parquet(prev_reviews, columns=["review_id"])) if prev_reviews.exists() else 0
-    before = headline_kpis(prev_customers, n_prev_reviews)
-    manifest = read_json(previous_dir / "manifest.json")
+    before = headline_kpis(previous.customers, previous.n_reviews)
     doc.update({
-        "previous_period": previous_dir.name,
-        "previous_run": {"folder": previous_dir.name, "started_at": manifest.get("started_at")},
+        "previous_period": previous.period,
+        "previous_run": {"folder": previous.period, "started_at": previous.started_at},
         "kpis": {k: _delta(current[k], before.get(k)) for k in current},
     })
-    if has_segments and "segment_id" in prev_customers.columns:
-        doc["segments"] = segment_sizes(prev_customers, customers)
-        doc["migration"] = migration(prev_customers, customers)
+    if has_segments and "segment_id" in previous.customers.columns:
+        doc["segments"] = segment_sizes(previous.customers, customers)
+        doc["migration"] = migration(previous.customers, customers)
     return doc

@@ -17,7 +17,7 @@ import click
 from segment_report.pipeline import __version__
 from segment_report.pipeline.errors import EXIT_INTERNAL, SegmentReportError
 from segment_report.pipeline.log import setup_logging
-from segment_report.pipeline.publish import Terminated
+from segment_report.pipeline.io.publish import Terminated
 
 
 class _Group(click.Group):

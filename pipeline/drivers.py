@@ -1304,7 +1304,7 @@ def save_drivers(result: DriversResult, results_dir: Path) -> list[Path]:
     Returns:
         The paths written (the Parquet file only when a model was fitted).
     """
-    from segment_report.pipeline.runfolder import write_json, write_parquet
+    from segment_report.pipeline.io.store import write_json, write_parquet
 
     results_dir = Path(results_dir)
     paths = [write_json(results_dir / "drivers.json", result.report)]

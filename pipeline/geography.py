@@ -659,7 +659,7 @@ def save_geography(result: GeographyResult, results_dir: Path) -> Path:
     Returns:
         The path written.
     """
-    from segment_report.pipeline.runfolder import write_json
+    from segment_report.pipeline.io.store import write_json
 
     return write_json(Path(results_dir) / "states.json", result.report)
 
@@ -670,6 +670,6 @@ def load_geography(results_dir: Path) -> dict[str, Any]:
     Raises:
         InputDataError: the file is missing or not valid JSON.
     """
-    from segment_report.pipeline.runfolder import read_result_json
+    from segment_report.pipeline.io.store import read_result_json
 
     return read_result_json(Path(results_dir) / "states.json")

@@ -1,8 +1,10 @@
-"""The pipeline runner: one declared list of stages, each with what it writes into the run folder.
+"""The pipeline runner: the stages declared once, as data, with what each reads and writes.
 
-``run_pipeline`` ingests the inputs, resolves the period, runs every stage in order, saves
-each stage's results as it finishes and records timings, versions and hashes in
-``manifest.json`` and the outcome in ``status.json``.
+``run_pipeline`` ingests the inputs, resolves the period, asks the store for what the stages
+need from earlier runs (last month's results and segment model), runs every stage in order on
+named in-memory artefacts, then the store writes every artefact that has a place in the run
+folder (``store.ARTEFACT_FILES``) and records timings, versions and hashes in
+``manifest.json`` and the outcome in ``status.json``. Stages do no I/O.
 """
 
 from __future__ import annotations
@@ -13,149 +15,159 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from segment_report.pipeline.changes import compare_periods, previous_run_dir
 from segment_report.pipeline.config import Config, config_to_dict, load_config
 from segment_report.pipeline.errors import QualityGateError, SegmentReportError
-from segment_report.pipeline.features import Window, build_customer_features, resolve_window
+from segment_report.pipeline.features import build_customer_features, resolve_window
 from segment_report.pipeline.ingest import IngestResult, ingest
+from segment_report.pipeline.io.publish import (RunLock, Terminated, publish, recover, remove_if_empty,
+                                                staging_dir, terminate_on_signals)
+from segment_report.pipeline.io.store import (RunFolder, library_versions, load_previous_run,
+                                              previous_run_dir, read_json, save_artefacts, write_csv,
+                                              write_json)
 from segment_report.pipeline.log import logger
-from segment_report.pipeline.publish import (RunLock, Terminated, remove_if_empty, publish, recover, staging_dir,
-                              terminate_on_signals)
 from segment_report.pipeline.readers import file_sha256
-from segment_report.pipeline.gates import check_gates, gates_document
-from segment_report.pipeline.runfolder import (RunFolder, library_versions, read_json, write_csv, write_json,
-                                write_parquet)
-from segment_report.reports.render import render_run
 
-
-@dataclass
-class RunContext:
-    """What the stages share during one run: config, run folder and in-memory artefacts."""
-
-    cfg: Config
-    force: bool = False
-    folder: RunFolder | None = None
-    ingested: IngestResult | None = None
-    input_hashes: dict[Path, str] = field(default_factory=dict)  # sha256 per input file, hashed once
-    window: Window | None = None
-    customers: pd.DataFrame | None = None
-    reviews: pd.DataFrame | None = None
-    results: dict[str, Any] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
+Artefacts = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One pipeline step: its name, the function and the run-folder files it writes."""
+    """One pipeline step: a function of the run's config and the artefacts it ``reads`` that
+    returns exactly the artefacts it ``writes`` (names in the run's artefact table)."""
 
     name: str
-    run: Callable[[RunContext], None]
+    run: Callable[..., Artefacts]
+    reads: tuple[str, ...]
     writes: tuple[str, ...]
 
 
 # --------------------------------------------------------------------------- stages
-# Each stage reads what earlier stages left in the context and writes its results into the
-# staging run folder; heavy libraries are imported inside the stage that needs them.
+# Thin adapters from named artefacts to each stage's own function; heavy libraries are
+# imported inside the stage that needs them.
 
-def _stage_features(ctx: RunContext) -> None:
-    assert ctx.ingested is not None and ctx.window is not None and ctx.folder is not None
-    ing = ctx.ingested
-    ctx.customers = build_customer_features(ing.transactions, ing.customers, ing.reviews, ctx.window)
-    reviews = ing.reviews
-    in_window = reviews["date"].isna() | ((reviews["date"] > ctx.window.start)
-                                          & (reviews["date"] < ctx.window.end + pd.Timedelta(days=1)))
-    ctx.reviews = reviews[in_window & reviews["customer_id"].isin(ctx.customers["customer_id"])]
-    ctx.reviews = ctx.reviews.reset_index(drop=True)
-    logger.info("features: %s customers with an order in %s", f"{len(ctx.customers):,}",
-                ctx.window.label)
+def _features(cfg: Config, transactions: pd.DataFrame, customer_records: pd.DataFrame,
+              review_records: pd.DataFrame, window: Any) -> Artefacts:
+    customers = build_customer_features(transactions, customer_records, review_records, window)
+    dated = review_records["date"]
+    in_window = dated.isna() | ((dated > window.start) & (dated < window.end + pd.Timedelta(days=1)))
+    reviews = review_records[in_window & review_records["customer_id"].isin(customers["customer_id"])]
+    logger.info("features: %s customers with an order in %s", f"{len(customers):,}", window.label)
+    return {"customers": customers, "reviews": reviews.reset_index(drop=True)}
 
 
-def _stage_sentiment(ctx: RunContext) -> None:
-    from segment_report.pipeline.sentiment import run_sentiment_stage, save_sentiment_result
+def _sentiment(cfg: Config, customers: pd.DataFrame, reviews: pd.DataFrame, window: Any,
+               score_cache: Any, data_quality: dict[str, Any]) -> Artefacts:
+    from segment_report.pipeline.sentiment import run_sentiment_stage
 
-    assert ctx.customers is not None and ctx.reviews is not None and ctx.folder is not None
-    result = run_sentiment_stage(ctx.reviews, ctx.customers["customer_id"], ctx.window.end,
-                                 ctx.cfg.sentiment, Path(ctx.cfg.run.out_dir) / ".cache", ctx.cfg.seed,
-                                 refresh=ctx.force)
-    ctx.reviews = result.reviews
+    result = run_sentiment_stage(reviews, customers["customer_id"], window.end, cfg.sentiment,
+                                 score_cache.folder, cfg.seed, refresh=score_cache.refresh)
     per_customer = result.customers.drop(columns=["scored_reviews"], errors="ignore")
-    ctx.customers = ctx.customers.merge(per_customer, on="customer_id", how="left")
-    save_sentiment_result(result, ctx.folder.results)
-    ctx.ingested.quality["review_text"] = result.text_quality
+    return {"customers": customers.merge(per_customer, on="customer_id", how="left"),
+            "reviews": result.reviews, "customer_sentiment": result.customers,
+            "sentiment": {**result.report, "text_quality": result.text_quality},
+            "data_quality": {**data_quality, "review_text": result.text_quality}}
 
 
-def _previous_segment_model(ctx: RunContext) -> tuple[Any, bool]:
+def _segments(cfg: Config, customers: pd.DataFrame, previous_segment_model: Any) -> Artefacts:
+    from segment_report.pipeline.segments import segment_customers
+
+    previous, reuse = previous_segment_model
+    result = segment_customers(customers, cfg.segments, cfg.seed, previous=previous, reuse=reuse)
+    logger.info("segments: %d personas", result.summary.get("n_segments", len(result.segments)))
+    return {"customers": customers.merge(result.assignments, on="customer_id", how="left"),
+            "segment_model": result.model, "segments": result.to_json(),
+            "segment_assignments": result.assignments[["customer_id", "segment_id", "segment_name",
+                                                       "membership_strength"]]}
+
+
+def _drivers(cfg: Config, customers: pd.DataFrame) -> Artefacts:
+    from segment_report.pipeline.drivers import explain_drivers
+
+    result = explain_drivers(customers, cfg.drivers, cfg.seed)
+    return {"drivers": result.report, "shap_values": result.shap}
+
+
+def _geography(cfg: Config, customers: pd.DataFrame, reviews: pd.DataFrame) -> Artefacts:
+    from segment_report.pipeline.geography import analyse_geography
+
+    return {"states": analyse_geography(customers, reviews, cfg.geography, cfg.seed).report}
+
+
+def _changes(cfg: Config, customers: pd.DataFrame, reviews: pd.DataFrame, window: Any,
+             previous_run: Any) -> Artefacts:
+    from segment_report.pipeline.changes import compare_periods
+
+    return {"changes": compare_periods(customers, len(reviews), window.label, previous_run)}
+
+
+def _gates(cfg: Config, **documents: Any) -> Artefacts:
+    from segment_report.pipeline.gates import check_gates, gates_document
+
+    return {"gates": gates_document(check_gates(cfg.gates, documents))}
+
+
+#: What the runner hands the stages before the first one runs (see ``_inputs``).
+INPUTS: tuple[str, ...] = ("transactions", "customer_records", "review_records", "quarantine", "data_quality",
+                           "window", "score_cache", "previous_segment_model", "previous_run")
+
+STAGES: tuple[Stage, ...] = (
+    Stage("features", _features, ("transactions", "customer_records", "review_records", "window"),
+          ("customers", "reviews")),
+    Stage("sentiment", _sentiment, ("customers", "reviews", "window", "score_cache", "data_quality"),
+          ("customers", "reviews", "customer_sentiment", "sentiment", "data_quality")),
+    Stage("segments", _segments, ("customers", "previous_segment_model"),
+          ("customers", "segment_model", "segments", "segment_assignments")),
+    Stage("drivers", _drivers, ("customers",), ("drivers", "shap_values")),
+    Stage("geography", _geography, ("customers", "reviews"), ("states",)),
+    Stage("changes", _changes, ("customers", "reviews", "window", "previous_run"), ("changes",)),
+    Stage("gates", _gates, ("data_quality", "sentiment", "segments", "drivers", "changes"), ("gates",)),
+)
+
+
+@dataclass(frozen=True)
+class ScoreCache:
+    """Where the sentiment stage keeps its scores between runs, and whether to ignore them."""
+
+    folder: Path
+    refresh: bool = False
+
+
+def _previous_segment_model(cfg: Config, label: str, force: bool) -> tuple[Any, bool]:
     """The model to assign with: ``--reuse-model``, else last month's run's when
     ``segments.reuse_previous`` (refitting with ``--force``). Without reuse, last month's model
     still carries segment ids and names over."""
     from segment_report.pipeline.segments import SegmentModel
 
-    reuse_from = ctx.cfg.segments.reuse_model
-    if reuse_from is not None:
-        return SegmentModel.load(Path(reuse_from) / "model" / "segments"), True
-    previous = previous_run_dir(Path(ctx.cfg.run.out_dir), ctx.window.label) if ctx.window else None
+    if cfg.segments.reuse_model is not None:
+        return SegmentModel.load(Path(cfg.segments.reuse_model) / "model" / "segments"), True
+    previous = previous_run_dir(Path(cfg.run.out_dir), label)
     if previous is not None and (previous / "model" / "segments").exists():
-        reuse = ctx.cfg.segments.reuse_previous and not ctx.force
+        reuse = cfg.segments.reuse_previous and not force
         logger.info("segments: %s %s's model", "assigning with" if reuse else "refitting; ids follow",
                     previous.name)
         return SegmentModel.load(previous / "model" / "segments"), reuse
     return None, False
 
 
-def _stage_segments(ctx: RunContext) -> None:
-    from segment_report.pipeline.segments import save_segments_json, segment_customers
-
-    assert ctx.customers is not None and ctx.folder is not None
-    previous, reuse = _previous_segment_model(ctx)
-    result = segment_customers(ctx.customers, ctx.cfg.segments, ctx.cfg.seed, previous=previous,
-                               reuse=reuse)
-    ctx.customers = ctx.customers.merge(result.assignments, on="customer_id", how="left")
-    result.model.save(ctx.folder.root / "model" / "segments")
-    save_segments_json(result, ctx.folder.result("segments.json"))
-    write_csv(ctx.folder.root / "data" / "segments.csv",
-              result.assignments[["customer_id", "segment_id", "segment_name", "membership_strength"]])
-    logger.info("segments: %d personas", result.summary.get("n_segments", len(result.segments)))
-
-
-def _stage_drivers(ctx: RunContext) -> None:
-    from segment_report.pipeline.drivers import explain_drivers, save_drivers
-
-    assert ctx.customers is not None and ctx.folder is not None
-    save_drivers(explain_drivers(ctx.customers, ctx.cfg.drivers, ctx.cfg.seed), ctx.folder.results)
-
-
-def _stage_geography(ctx: RunContext) -> None:
-    from segment_report.pipeline.geography import analyse_geography, save_geography
-
-    assert ctx.customers is not None and ctx.folder is not None
-    save_geography(analyse_geography(ctx.customers, ctx.reviews, ctx.cfg.geography, ctx.cfg.seed),
-                   ctx.folder.results)
-
-
-def _stage_changes(ctx: RunContext) -> None:
-    assert ctx.customers is not None and ctx.folder is not None and ctx.window is not None
-    previous = previous_run_dir(Path(ctx.cfg.run.out_dir), ctx.window.label)
-    n_reviews = len(ctx.reviews) if ctx.reviews is not None else 0
-    write_json(ctx.folder.result("changes.json"),
-               compare_periods(ctx.customers, n_reviews, ctx.window.label, previous))
-
-
-STAGES: tuple[Stage, ...] = (
-    Stage("features", _stage_features, ()),
-    Stage("sentiment", _stage_sentiment, ("results/reviews.parquet", "results/sentiment.json",
-                                          "results/customer_sentiment.parquet")),
-    Stage("segments", _stage_segments, ("results/segments.json", "model/segments/",
-                                        "data/segments.csv")),
-    Stage("drivers", _stage_drivers, ("results/drivers.json", "results/shap_values.parquet")),
-    Stage("geography", _stage_geography, ("results/states.json",)),
-    Stage("changes", _stage_changes, ("results/changes.json",)),
-)
+def _run_stages(cfg: Config, data: Artefacts, timings: dict[str, float],
+                on_stage: Callable[[str], None]) -> Artefacts:
+    """Run every stage on the artefacts; each gets exactly what it reads and must return what
+    it writes."""
+    for stage in STAGES:
+        on_stage(stage.name)
+        start = time.perf_counter()
+        out = stage.run(cfg, **{name: data[name] for name in stage.reads})
+        if set(out) != set(stage.writes):
+            raise AssertionError(f"stage {stage.name} returned {sorted(out)}, declared {sorted(stage.writes)}")
+        data.update(out)
+        timings[stage.name] = round(time.perf_counter() - start, 3)
+    return data
 
 
 # --------------------------------------------------------------------------- public API
@@ -203,14 +215,6 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-def _timed(ctx: RunContext, name: str, func: Callable[[], Any]) -> Any:
-    start = time.perf_counter()
-    logger.debug("%s ...", name)
-    out = func()
-    ctx.timings[name] = round(time.perf_counter() - start, 3)
-    return out
-
-
 def validate_inputs(cfg: Config) -> ValidationReport:
     """Ingest and validate the inputs only; write quarantine.csv and data_quality.json to
     ``<run.out_dir>/validation/``. No modelling.
@@ -226,25 +230,42 @@ def validate_inputs(cfg: Config) -> ValidationReport:
     return ValidationReport(out, result)
 
 
-def _manifest(ctx: RunContext, started: dt.datetime, wall: float) -> dict[str, Any]:
-    assert ctx.ingested is not None and ctx.window is not None
+@dataclass
+class _Run:
+    """What one run knows before its stages: config, ingested inputs, their hashes, the window."""
+
+    cfg: Config
+    force: bool
+    ingested: IngestResult
+    input_hashes: dict[Path, str]
+    window: Any
+    timings: dict[str, float]
+
+    @property
+    def out(self) -> Path:
+        return Path(self.cfg.run.out_dir)
+
+
+def _manifest(run: _Run, data: Artefacts, started: dt.datetime, wall: float, fingerprint: str) -> dict[str, Any]:
+    customers = data.get("customers")
     return {
         "tool": "segment-report",
         "started_at": started.isoformat(timespec="seconds"),
         "wall_seconds": round(wall, 3),
-        "seed": ctx.cfg.seed,
-        "period": ctx.window.as_dict(),
-        "config": config_to_dict(ctx.cfg),
-        "inputs": [{"file": str(p), "sha256": ctx.input_hashes[p], "bytes": p.stat().st_size}
-                   for p in ctx.ingested.input_files],
-        "row_counts": {**ctx.ingested.quality["totals"],
-                       "customers_in_window": int(len(ctx.customers)) if ctx.customers is not None else 0,
-                       "reviews": int(len(ctx.ingested.reviews))},
-        "stage_seconds": ctx.timings,
+        "seed": run.cfg.seed,
+        "period": run.window.as_dict(),
+        "config": config_to_dict(run.cfg),
+        "inputs": [{"file": str(p), "sha256": run.input_hashes[p], "bytes": p.stat().st_size}
+                   for p in run.ingested.input_files],
+        "row_counts": {**run.ingested.quality["totals"],
+                       "customers_in_window": int(len(customers)) if customers is not None else 0,
+                       "reviews": int(len(run.ingested.reviews))},
+        "stage_seconds": run.timings,
         "versions": library_versions(),
-        "stages": [{"name": "ingest", "writes": ["quarantine.csv", "results/data_quality.json"]},
-                   *({"name": s.name, "writes": list(s.writes)} for s in STAGES),
-                   {"name": "all stages", "writes": ["results/customers.parquet"]}],
+        "stages": [{"name": "ingest", "reads": ["input files"],
+                    "writes": ["transactions", "customer_records", "review_records", "quarantine", "data_quality"]},
+                   *({"name": s.name, "reads": list(s.reads), "writes": list(s.writes)} for s in STAGES)],
+        "fingerprint": fingerprint,
     }
 
 
@@ -266,7 +287,7 @@ def _record_failure(final: RunFolder, stage: str, exc: BaseException, log: Path 
         "log": str(log) if log else None})
 
 
-def _fingerprint(ctx: RunContext) -> str:
+def _fingerprint(run: _Run) -> str:
     """Hash of what determines a run's outputs: inputs, config (less the e-mail settings), tool
     version, period and the previous period's run (whose model and numbers this run builds on)."""
     import hashlib
@@ -274,25 +295,26 @@ def _fingerprint(ctx: RunContext) -> str:
 
     from segment_report.pipeline import __version__
 
-    assert ctx.ingested is not None and ctx.window is not None
-    previous = previous_run_dir(Path(ctx.cfg.run.out_dir), ctx.window.label)
+    previous = previous_run_dir(run.out, run.window.label)
     prev_print = read_json(previous / "manifest.json").get("fingerprint") if previous else None
-    config = {k: v for k, v in config_to_dict(ctx.cfg).items() if k != "email"}  # delivery only
+    config = {k: v for k, v in config_to_dict(run.cfg).items() if k != "email"}  # delivery only
     # input files count by content (hashed above), not by where they are; nor does out_dir
     config["run"].pop("out_dir")
     for section in (config["input"], *(t for t in config["input"].values() if isinstance(t, dict))):
         section.pop("path", None)
     # the keyed hash of customer ids depends on the salt, which config_to_dict masks
-    salt = ctx.cfg.privacy.salt or os.environ.get(ctx.cfg.privacy.salt_env, "")
-    config["privacy"]["salt"] = hashlib.sha256(salt.encode()).hexdigest() if ctx.cfg.privacy.hash_customer_ids else None
-    doc = {"inputs": [ctx.input_hashes[p] for p in ctx.ingested.input_files], "config": config,
-           "version": __version__, "window": ctx.window.as_dict(), "previous": prev_print,
-           "sentiment_model": _model_digest(ctx.cfg.sentiment.model)}
+    privacy = run.cfg.privacy
+    salt = privacy.salt or os.environ.get(privacy.salt_env, "")
+    config["privacy"]["salt"] = hashlib.sha256(salt.encode()).hexdigest() if privacy.hash_customer_ids else None
+    doc = {"inputs": [run.input_hashes[p] for p in run.ingested.input_files], "config": config,
+           "version": __version__, "window": run.window.as_dict(), "previous": prev_print,
+           "sentiment_model": _model_digest(run.cfg.sentiment.model)}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _model_digest(spec: str) -> str:
     """What the sentiment model's weights are, so a new model is not taken for up to date."""
+    from segment_report.pipeline.readers import file_sha256
     from segment_report.pipeline.sentiment import SHIPPED_MODEL_DIR
 
     folder = SHIPPED_MODEL_DIR if spec.strip().lower() in ("default", "shipped") else Path(spec).expanduser()
@@ -334,23 +356,25 @@ def run_pipeline(cfg: Config, force: bool = False, email: bool = False,
             and not e-mailed.
         DeliveryError: the e-mail could not be sent (exit 4).
     """
+    from segment_report.pipeline.readers import file_sha256
+
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
-    ctx = RunContext(cfg, force=force)
-    ctx.ingested = _timed(ctx, "ingest", lambda: ingest(cfg.input, cfg.privacy))
-    ctx.input_hashes = {p: file_sha256(p) for p in ctx.ingested.input_files}
-    ctx.window = resolve_window(ctx.ingested.transactions["date"], cfg.run.period, cfg.run.lookback_months)
-    out, label = Path(cfg.run.out_dir), ctx.window.label
-    final = RunFolder(out / label)
-    with RunLock(out, label), terminate_on_signals():
-        recover(out, label)
-        fingerprint = _fingerprint(ctx)
+    timings: dict[str, float] = {}
+    ingested = ingest(cfg.input, cfg.privacy)
+    timings["ingest"] = round(time.perf_counter() - t0, 3)
+    window = resolve_window(ingested.transactions["date"], cfg.run.period, cfg.run.lookback_months)
+    run = _Run(cfg, force, ingested, {p: file_sha256(p) for p in ingested.input_files}, window, timings)
+    final = RunFolder(run.out / window.label)
+    with RunLock(run.out, window.label), terminate_on_signals():
+        recover(run.out, window.label)
+        fingerprint = _fingerprint(run)
         if not force and _up_to_date(final, fingerprint):
             logger.info("%s is up to date (same inputs, config and code); nothing recomputed "
                         "(--force re-runs it)", final.root)
             result = _existing_result(final, time.perf_counter() - t0)
         else:
-            result = _run_stages(ctx, final, started, t0, fingerprint)
+            result = _build_and_publish(run, final, started, t0, fingerprint)
     _finish_gates_and_email(cfg, final, email, recipients)
     return result
 
@@ -363,63 +387,72 @@ def _existing_result(final: RunFolder, seconds: float) -> RunResult:
                      len(segments.get("segments", [])), skipped=True)
 
 
-def _run_stages(ctx: RunContext, final: RunFolder, started: dt.datetime, t0: float,
-                fingerprint: str) -> RunResult:
+def _inputs(run: _Run) -> Artefacts:
+    """The artefacts the stages start from: the ingested tables, and what the store holds of
+    earlier runs."""
+    cfg, label = run.cfg, run.window.label
+    ing = run.ingested
+    data = {"transactions": ing.transactions, "customer_records": ing.customers,
+            "review_records": ing.reviews, "quarantine": ing.quarantine, "data_quality": ing.quality,
+            "window": run.window,
+            "score_cache": ScoreCache(run.out / ".cache", refresh=run.force),
+            "previous_segment_model": _previous_segment_model(cfg, label, run.force),
+            "previous_run": load_previous_run(run.out, label)}
+    assert tuple(data) == INPUTS
+    return data
+
+
+def _build_and_publish(run: _Run, final: RunFolder, started: dt.datetime, t0: float,
+                       fingerprint: str) -> RunResult:
     """Build the run in a staging folder and publish it; on any failure record it and re-raise."""
-    assert ctx.ingested is not None and ctx.window is not None
-    cfg, out, label = ctx.cfg, Path(ctx.cfg.run.out_dir), ctx.window.label
-    ctx.folder = RunFolder(staging_dir(out, label)).create()
-    handler = logging.FileHandler(ctx.folder.log, mode="w", encoding="utf-8")
+    out, label = run.out, run.window.label
+    staging = RunFolder(staging_dir(out, label)).create()
+    handler = logging.FileHandler(staging.log, mode="w", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
-    stage_name = "ingest"
+    current = ["ingest"]
+
+    def on_stage(name: str) -> None:
+        current[0] = name
+        final.write_status("running", stage=name, extra={"pid": os.getpid()})
+
     try:
         final.root.mkdir(parents=True, exist_ok=True)
-        final.write_status("running", stage=stage_name, extra={"pid": os.getpid()})
-        write_csv(ctx.folder.quarantine, ctx.ingested.quarantine)
-        logger.info("ingest: %s", ctx.ingested.summary())
-        for stage in STAGES:
-            stage_name = stage.name
-            final.write_status("running", stage=stage_name, extra={"pid": os.getpid()})
-            _timed(ctx, stage.name, lambda: stage.run(ctx))
-        # Written once, after every stage added its columns and counts (a failed run's
-        # staging folder is discarded, so intermediate copies would serve nobody).
-        write_parquet(ctx.folder.result("customers.parquet"), ctx.customers)
-        write_json(ctx.folder.result("data_quality.json"), ctx.ingested.quality)
-        gates = gates_document(check_gates(cfg.gates, _result_documents(ctx.folder)))
-        write_json(ctx.folder.result("gates.json"), gates)
-        manifest = {**_manifest(ctx, started, time.perf_counter() - t0), "fingerprint": fingerprint}
-        write_json(ctx.folder.manifest, manifest)
-        stage_name = "reports"
-        final.write_status("running", stage=stage_name, extra={"pid": os.getpid()})
-        _timed(ctx, "reports", lambda: render_run(ctx.folder.root, cfg.reports.formats))
+        on_stage("ingest")
+        logger.info("ingest: %s", run.ingested.summary())
+        data = _run_stages(run.cfg, _inputs(run), run.timings, on_stage)
+        save_artefacts(staging, data)
+        staging.write_document("manifest", _manifest(run, data, started, time.perf_counter() - t0, fingerprint))
+        on_stage("reports")
+        start = time.perf_counter()
+        from segment_report.reports.render import render_run
+
+        render_run(staging.root, run.cfg.reports.formats)
+        run.timings["reports"] = round(time.perf_counter() - start, 3)
         wall = time.perf_counter() - t0
-        write_json(ctx.folder.manifest, {**_manifest(ctx, started, wall), "fingerprint": fingerprint})
+        staging.write_document("manifest", _manifest(run, data, started, wall, fingerprint))
+        gates = data["gates"]
         if gates["passed"]:
-            ctx.folder.write_status("succeeded", exit_code=0, extra={"gates": gates})
+            staging.write_status("succeeded", exit_code=0, extra={"gates": gates})
         else:
-            ctx.folder.write_status("held", stage="gates", reason=gates["reason"], exit_code=3,
-                                    extra={"gates": gates})
+            staging.write_status("held", stage="gates", reason=gates["reason"], exit_code=3, extra={"gates": gates})
         logger.removeHandler(handler)
         handler.close()
-        publish(ctx.folder.root, out, label)
+        publish(staging.root, out, label)
     except BaseException as exc:
         logger.removeHandler(handler)
         handler.close()
         kept_log = out / ".logs" / f"{label}-{started:%Y%m%dT%H%M%S}.log"
         kept_log.parent.mkdir(parents=True, exist_ok=True)
-        if ctx.folder.log.exists():
-            shutil.move(ctx.folder.log, kept_log)
-        shutil.rmtree(ctx.folder.root, ignore_errors=True)
-        remove_if_empty(ctx.folder.root.parent)
-        _record_failure(final, stage_name, exc, kept_log)
+        if staging.log.exists():
+            shutil.move(staging.log, kept_log)
+        shutil.rmtree(staging.root, ignore_errors=True)
+        remove_if_empty(staging.root.parent)
+        _record_failure(final, current[0], exc, kept_log)
         raise
-    n_segments = int(ctx.customers["segment_id"].nunique()) if "segment_id" in ctx.customers else 0
-    return RunResult(final.root, len(ctx.customers), wall, ctx.ingested.quality, n_segments)
-
-
-def _result_documents(folder: RunFolder) -> dict[str, Any]:
-    return {p.stem: read_json(p) for p in folder.results.glob("*.json")}
+    customers = data["customers"]
+    n_segments = int(customers["segment_id"].nunique()) if "segment_id" in customers else 0
+    return RunResult(final.root, len(customers), wall, run.ingested.quality, n_segments)
 
 
 def _finish_gates_and_email(cfg: Config, final: RunFolder, email: bool, recipients: tuple[str, ...]) -> None:

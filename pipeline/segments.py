@@ -1216,7 +1216,7 @@ def _finish(customers: pd.DataFrame, assignments: pd.DataFrame, model: SegmentMo
 
 def save_segments_json(result: SegmentResult, path: Path) -> Path:
     """Write ``result.to_json()`` to ``path`` (normally ``results/segments.json``)."""
-    from segment_report.pipeline.runfolder import write_json
+    from segment_report.pipeline.io.store import write_json
 
     return write_json(Path(path), result.to_json())
 
@@ -1227,6 +1227,6 @@ def load_segments_json(path: Path) -> dict[str, Any]:
     Raises:
         InputDataError: the file is missing or not valid JSON.
     """
-    from segment_report.pipeline.runfolder import read_result_json
+    from segment_report.pipeline.io.store import read_result_json
 
     return read_result_json(path)

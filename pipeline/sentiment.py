@@ -886,7 +886,7 @@ def save_sentiment_result(result: SentimentResult, results_dir: Path) -> dict[st
     Returns:
         ``{name: path}`` of the written files.
     """
-    from segment_report.pipeline.runfolder import write_json, write_parquet
+    from segment_report.pipeline.io.store import write_json, write_parquet
 
     results_dir = Path(results_dir)
     return {"reviews": write_parquet(results_dir / "reviews.parquet", result.reviews),

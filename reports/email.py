@@ -22,7 +22,7 @@ from typing import Any
 from segment_report.pipeline.config import EmailConfig
 from segment_report.pipeline.errors import ConfigError, DeliveryError, InputDataError
 from segment_report.pipeline.log import logger
-from segment_report.pipeline.runfolder import RunResults, load_results
+from segment_report.pipeline.io.store import RunResults, load_results
 from segment_report.reports.env import render
 from segment_report.reports.views import changes_view, persona_views, site_view
 
@@ -115,9 +115,9 @@ def build_message(results: RunResults, recipients: tuple[str, ...], cfg: EmailCo
     attachments = [pdf]
     if cfg.attach_personas:
         attachments += sorted((root / "pdf" / "personas").glob("*.pdf"))
-    segments = results.extra.get("segments")
-    personas = [p["one_liner"] for p in persona_views(segments, results.extra.get("drivers"))] if segments else []
-    changes = changes_view(results.extra.get("changes"))
+    segments = results.segments
+    personas = [p["one_liner"] for p in persona_views(segments, results.drivers)] if segments else []
+    changes = changes_view(results.changes)
     context = {"site": site, "personas": personas, "changes": changes["bullets"],
                "since": changes.get("previous_label", ""),
                "site_location": cfg.site_url or str((root / "site" / "index.html").resolve()),

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from segment_report.pipeline.runfolder import RunResults  # noqa: E402
+from segment_report.pipeline.io.store import RunResults  # noqa: E402
 
 
 def draw_embedding(customers: pd.DataFrame, out_dir: Path) -> list[Path]:
@@ -42,13 +42,13 @@ def draw_all(results: RunResults, out_dir: Path) -> dict[str, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    drivers = results.extra.get("drivers")
+    drivers = results.drivers
     shap_path = results.folder.result("shap_values.parquet")
     if drivers and shap_path.exists():
         from segment_report.reports.drivers_figures import draw_driver_figures
 
         written += draw_driver_figures(drivers, pd.read_parquet(shap_path), out_dir)
-    states = results.extra.get("states")
+    states = results.states
     if states:
         from segment_report.reports.maps import draw_static_map
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from segment_report.pipeline.runfolder import RunResults, atomic_write_bytes
+from segment_report.pipeline.io.store import RunResults, atomic_write_bytes
 from segment_report.reports.env import render, template_file
 from segment_report.reports.views import (changes_view, data_quality_view, drivers_view, geography_view, persona_views,
                            personas_table, site_view)
@@ -39,7 +39,7 @@ def html_to_pdf(html: str, base_url: Path, out_path: Path) -> Path:
 def executive_sections(results: RunResults, views: dict[str, Any], figures: dict[str, Path]) -> list[dict[str, Any]]:
     """The executive PDF's sections after page 1, for the results present in the run."""
     sections = []
-    if results.extra.get("drivers"):
+    if results.drivers:
         sections.append(pdf_section("What drives customer value", "pdf/_drivers.html", dv=views["drivers"],
                                     figure=_uri(figures.get("drivers_importance"))))
     if views["geo"]["available"]:
@@ -82,10 +82,10 @@ def _where_sentence(narrative: list[str]) -> str:
 def render_executive_pdf(results: RunResults, out_path: Path, figures: dict[str, Path] | None = None) -> Path:
     """Write ``pdf/executive-summary.pdf`` for a run."""
     figures = figures or {}
-    segments, drivers = results.extra.get("segments"), results.extra.get("drivers")
+    segments, drivers = results.segments, results.drivers
     views = {"personas": persona_views(segments, drivers) if segments else [],
-             "drivers": drivers_view(drivers), "geo": geography_view(results.extra.get("states")),
-             "changes": changes_view(results.extra.get("changes"))}
+             "drivers": drivers_view(drivers), "geo": geography_view(results.states),
+             "changes": changes_view(results.changes)}
     html = render("pdf/executive.html", site=site_view(results), css=_css(),
                   first_page=first_page(views, figures), sections=executive_sections(results, views, figures))
     return html_to_pdf(html, results.folder.root, out_path)

@@ -15,7 +15,7 @@ from typing import Any
 from markupsafe import Markup
 
 from segment_report.pipeline.log import logger
-from segment_report.pipeline.runfolder import RunResults, atomic_write_bytes, built_aside
+from segment_report.pipeline.io.store import RunResults, atomic_write_bytes, built_aside
 from segment_report.reports.env import render, template_file
 from segment_report.reports.pdf import _css
 from segment_report.reports.views import persona_views, site_view
@@ -60,8 +60,8 @@ def render_persona_pdfs(results: RunResults, out_dir: Path,
         The written PDFs, one per segment in ``segments.json``, in segment order.
     """
     out_dir = Path(out_dir)
-    segments = results.extra.get("segments")
-    personas = (persona_views(segments, results.extra.get("drivers"), results.reviews, results.customers)
+    segments = results.segments
+    personas = (persona_views(segments, results.drivers, results.reviews, results.customers)
                 if segments else [])
     site = site_view(results)
     written = []

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from segment_report.pipeline.log import logger
-from segment_report.pipeline.runfolder import RunResults, atomic_write_bytes, built_aside
+from segment_report.pipeline.io.store import RunResults, atomic_write_bytes, built_aside
 from segment_report.reports import formatting as fmt
 from segment_report.reports.env import md_text, render, template_file
 from segment_report.reports.site import driver_figures as site_driver_figures, key_insights
@@ -92,15 +92,15 @@ def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> 
     """The pages of the project for the results that exist in this run (the site's pages)."""
     figures = figures or {}
     site = site_view(results)
-    segments = results.extra.get("segments")
-    drivers_raw = results.extra.get("drivers")
-    states_raw = results.extra.get("states")
+    segments = results.segments
+    drivers_raw = results.drivers
+    states_raw = results.states
     personas = persona_views(segments, drivers_raw, results.reviews, results.customers) if segments else []
     personas = [{**p, "qmd": f"segments/{p['slug']}.qmd",
                  "summary_line": p["one_liner"].removeprefix(f"{p['name']}: ")} for p in personas]
     dv = drivers_view(drivers_raw)
     geo = geography_view(states_raw)
-    ch = changes_view(results.extra.get("changes"))
+    ch = changes_view(results.changes)
     files = [{"path": path, "note": note} for path, note in RUN_FILES if (results.folder.root / path).exists()]
     pages = [QmdPage("index.qmd", "Overview", "qmd/index.qmd", {
         "kpis": kpi_table(site.kpis, f"{site.title}, {site.period_label}"), "ch": ch,

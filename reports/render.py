@@ -11,7 +11,7 @@ from pathlib import Path
 
 from segment_report.pipeline.errors import ConfigError
 from segment_report.pipeline.log import logger
-from segment_report.pipeline.runfolder import RunResults, load_results
+from segment_report.pipeline.io.store import RunResults, load_results
 
 FORMATS = ("html", "pdf", "quarto")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from segment_report.pipeline.runfolder import RunResults, atomic_write_bytes, built_aside
+from segment_report.pipeline.io.store import RunResults, atomic_write_bytes, built_aside
 from segment_report.reports.env import render, template_file
 from segment_report.reports.views import (changes_view, data_quality_view, drivers_view, geography_view,
                            methodology_view, persona_views, personas_table, segments_summary, site_view)
@@ -89,9 +89,9 @@ def sankey_html(sankey: dict[str, Any]) -> Markup:
 def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> list[Page]:
     """The pages of the site for the results that exist in this run."""
     figures = figures or {}
-    segments = results.extra.get("segments")
-    drivers_raw = results.extra.get("drivers")
-    states_raw = results.extra.get("states")
+    segments = results.segments
+    drivers_raw = results.drivers
+    states_raw = results.states
     personas = persona_views(segments, drivers_raw, results.reviews, results.customers) if segments else []
     dv = drivers_view(drivers_raw)
     geo = geography_view(states_raw)
@@ -114,7 +114,7 @@ def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> 
         index_sections.append(section("insights", "Key insights", "html/_insights.html", insights=insights))
     if personas:
         index_sections.append(section("personas", "Personas", "html/_personas.html", personas=personas))
-    ch = changes_view(results.extra.get("changes"))
+    ch = changes_view(results.changes)
     sankey = sankey_html(ch["sankey"]) if ch.get("sankey") else None
     if ch["available"]:
         index_sections.insert(0, section("changes", f"What changed since {ch['previous_label']}",

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from segment_report.pipeline.runfolder import RunResults
+from segment_report.pipeline.io.store import RunResults
 from segment_report.reports import formatting as fmt
 
 
@@ -71,7 +71,7 @@ def _generated(manifest: dict[str, Any]) -> str:
 def _kpi_values(results: RunResults) -> dict[str, dict[str, Any]]:
     """This run's headline KPIs with their change (``results/changes.json``); runs made before
     changes.json existed get the same numbers without deltas."""
-    changes = results.extra.get("changes")
+    changes = results.changes
     if changes:
         return changes["kpis"]
     from segment_report.pipeline.changes import headline_kpis
@@ -97,7 +97,7 @@ def site_view(results: RunResults) -> SiteView:
     title = manifest["config"].get("reports", {}).get("title", "Customer segments")
     period = manifest["period"]
     k = _kpi_values(results)
-    previous = (results.extra.get("changes") or {}).get("previous_period")
+    previous = (results.changes or {}).get("previous_period")
     versus = fmt.month(previous, short=True) if previous else ""
     totals = results.data_quality["totals"]
     kpis = [
@@ -124,7 +124,7 @@ def site_view(results: RunResults) -> SiteView:
                 "the run's results/ folder"),
         kpis=kpis,
         held=(f"Held back by a quality gate, not for distribution: {gates['reason']}."
-              if (gates := results.extra.get("gates")) and not gates.get("passed", True) else ""),
+              if (gates := results.gates) and not gates.get("passed", True) else ""),
     )
 
 
@@ -197,7 +197,7 @@ def methodology_view(results: RunResults) -> dict[str, Any]:
     inputs = tuple(Row((item["file"].rsplit("/", 1)[-1], fmt.number(item["bytes"]), item["sha256"][:16] + "…"))
                    for item in manifest["inputs"])
     return {
-        "models": model_cards(results.extra),
+        "models": model_cards(results),
         "seed": str(manifest["seed"]),
         "wall": f"{manifest['wall_seconds']:.1f} s",
         "stages": Table("Time per stage", ("Stage", "Time"), stage_rows, (False, True)),
@@ -225,11 +225,11 @@ def prior_fact(prior: dict[str, Any] | None) -> str:
             f"(EM); scores and labels are adjusted for the difference ({reference})")
 
 
-def model_cards(extra: dict[str, Any]) -> list[Table]:
+def model_cards(results: RunResults) -> list[Table]:
     """Methodology tables: sentiment model card and metrics, clustering parameters and
     stability, value model quality and SHAP sampling, quality gates."""
     cards = []
-    sentiment = extra.get("sentiment")
+    sentiment = results.sentiment
     if sentiment:
         model, card = sentiment.get("model", {}), sentiment.get("model", {}).get("card", {})
         test = (card.get("metrics") or {}).get("test_split", {})
@@ -262,7 +262,7 @@ def model_cards(extra: dict[str, Any]) -> list[Table]:
             ("This run: scoring", f"{fmt.plural(scoring.get('texts'), 'review')}, {fmt.number(scoring.get('cached'))} from the "
                                   f"cache, {fmt.number(scoring.get('texts_per_s'))} reviews/s" if scoring else ""),
         ]))
-    segments = (extra.get("segments") or {}).get("summary")
+    segments = results.segments.summary if results.segments else None
     if segments:
         stab, umap, hdb = segments.get("stability") or {}, segments.get("umap") or {}, segments.get("hdbscan") or {}
         cards.append(_facts("Segmentation", [
@@ -279,7 +279,7 @@ def model_cards(extra: dict[str, Any]) -> list[Table]:
                           if stab.get("ari_mean") is not None else "not measured"),
             ("Seed", str(segments.get("seed", ""))),
         ]))
-    drivers = extra.get("drivers")
+    drivers = results.drivers
     if drivers and drivers.get("model"):
         m, sampling = drivers["model"], drivers.get("shap_sampling") or {}
         cards.append(_facts("Value model", [
@@ -294,7 +294,7 @@ def model_cards(extra: dict[str, Any]) -> list[Table]:
             ("SHAP additivity", "holds (max error {:.1e})".format(sampling["additivity"]["max_abs_error"])
              if (sampling.get("additivity") or {}).get("holds") else ""),
         ]))
-    gates = extra.get("gates")
+    gates = results.gates
     if gates:
         cards.append(Table("Quality gates" + ("" if gates.get("passed") else ": FAILED, report held back"),
                            ("Gate", "Result"), tuple(Row((g["name"].replace("_", " "), g["message"]))

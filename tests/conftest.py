@@ -104,7 +104,10 @@ def fast_demo(tmp_path_factory) -> Path:
     from segment_report.pipeline.runner import run_demo
 
     out = tmp_path_factory.mktemp("fast-demo") / "demo"
-    run_demo(out, n_transactions=3000, overrides={"sentiment.model": "vader"})
+    # VADER agrees with the star ratings less than the shipped model (macro-F1 ~0.4 here), so
+    # that gate is relaxed: the fast tests need a published, not a held, report.
+    run_demo(out, n_transactions=3000, overrides={"sentiment.model": "vader",
+                                                  "gates.min_sentiment_macro_f1": 0.0})
     return out
 
 

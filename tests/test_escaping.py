@@ -130,7 +130,7 @@ def hostile(fast_demo, tmp_path_factory) -> Path:
     """A copy of the demo run with hostile results, re-rendered in every format, plus its e-mail
     as ``email/message.eml``."""
     from segment_report.pipeline.config import EmailConfig
-    from segment_report.pipeline.runfolder import load_results
+    from segment_report.pipeline.io.store import load_results
     from segment_report.reports.email import build_message, write_eml
     from segment_report.reports.render import FORMATS, render_run
 

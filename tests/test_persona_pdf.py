@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from segment_report.pipeline.runfolder import load_results
+from segment_report.pipeline.io.store import load_results
 from segment_report.reports.render import render_run
 from segment_report.reports.views import persona_views
 from tests.conftest import demo_run_dir
@@ -56,7 +56,7 @@ def test_one_pdf_per_segment_one_to_two_pages(rendered):
 @needs_poppler
 def test_persona_pdf_names_persona_and_action_evidence(rendered):
     results = load_results(rendered)
-    personas = persona_views(results.extra["segments"], results.extra.get("drivers"))
+    personas = persona_views(results.segments, results.drivers)
     for p in personas:
         text = _text(rendered / "pdf" / "personas" / f"{p['slug']}.pdf")
         assert " ".join(p["name"].split()) in text
@@ -72,7 +72,7 @@ def test_executive_pdf_lists_recommended_actions(rendered):
     text = _text(rendered / "pdf" / "executive-summary.pdf")
     assert "Recommended actions" in text
     results = load_results(rendered)
-    first = persona_views(results.extra["segments"], results.extra.get("drivers"))[0]
+    first = persona_views(results.segments, results.drivers)[0]
     assert " ".join(first["actions"][0]["evidence"].split()) in text
 
 

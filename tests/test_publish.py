@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 
-from segment_report.pipeline.publish import RunLock
+from segment_report.pipeline.io.publish import RunLock
 from tests.conftest import invoke
 
 
@@ -49,10 +49,10 @@ def test_failed_run_keeps_previous_report(runner, tmp_path, small_retail, monkey
 
     import segment_report.pipeline.runner as runner_module
 
-    def explode(ctx):
+    def explode(cfg, transactions):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(runner_module, "STAGES", (runner_module.Stage("features", explode, ()),))
+    monkeypatch.setattr(runner_module, "STAGES", (runner_module.Stage("features", explode, ("transactions",), ()),))
     result = _run(runner, small_retail, out, "--force")
     assert result.exit_code == 1
     after = {p.relative_to(published): p.read_bytes() for p in published.rglob("*")

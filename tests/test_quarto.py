@@ -15,7 +15,7 @@ from urllib.parse import unquote
 import pytest
 import yaml
 
-from segment_report.pipeline.runfolder import load_results
+from segment_report.pipeline.io.store import load_results
 from segment_report.reports.quarto import render_quarto
 from segment_report.reports.render import render_run
 from tests.conftest import demo_run_dir
@@ -123,7 +123,7 @@ def test_index_shows_changes_kpis_and_personas(run):
     assert "| Change vs Sep 2026 |" in text
     assert "## Month over month in detail" in text and "From ↓ / to →" in text
     assert "## Key insights" in text
-    for seg in results.extra["segments"]["segments"]:
+    for seg in results.segments["segments"]:
         assert f"]({'segments/'}{seg['id']}-" in text, seg["name"]
     assert "callout-warning" not in text, "a passing run shows no held-back warning"
 
@@ -133,23 +133,23 @@ def test_pages_convert_with_pandoc_and_show_the_content(run):
     project = run / "quarto"
     results = load_results(run)
     out = {name: visible_text(pandoc_html(project / name)) for name in pages(project)}
-    names = [s["name"] for s in results.extra["segments"]["segments"]]
+    names = [s["name"] for s in results.segments["segments"]]
     for name in names:
         assert name in out["index.qmd"] and name in out["segments.qmd"], name
     persona_pages = {n: t for n, t in out.items() if n.startswith("segments/")}
     assert len(persona_pages) == len(names)
-    for seg in results.extra["segments"]["segments"]:
+    for seg in results.segments["segments"]:
         name = next(n for n in persona_pages if n.startswith(f"segments/{seg['id']}-"))
         title = front_matter((project / name).read_text(encoding="utf-8"))["title"]
         assert html.unescape(re.sub(r"\\(.)", r"\1", title)) == seg["name"]
         page = persona_pages[name]
         assert visible_text(seg["description"]) in page, seg["name"]
         assert "Suggested actions" in page and "What they say" in page
-    for narrative in results.extra["drivers"]["narratives"]:
+    for narrative in results.drivers["narratives"]:
         assert visible_text(narrative["text"]) in out["drivers.qmd"], narrative["text"]
-    for line in results.extra["states"]["narrative"]:
+    for line in results.states["narrative"]:
         assert visible_text(line) in out["geography.qmd"], line
-    changes = results.extra["changes"]
+    changes = results.changes
     assert "What changed since September 2026" in out["index.qmd"] and changes["previous_period"] == "2026-09"
     assert "Sentiment model" in out["methodology.qmd"] and "Quality gates" in out["methodology.qmd"]
 

@@ -1,0 +1,403 @@
+"""The run-folder store: the one place that reads and writes a run folder (DESIGN.md).
+
+```
+<out>/<period>/
+  manifest.json  status.json  quarantine.csv  run.log
+  results/ customers.parquet reviews.parquet customer_sentiment.parquet shap_values.parquet
+           data_quality.json sentiment.json segments.json drivers.json states.json
+           changes.json gates.json
+  model/segments/  data/segments.csv  figures/  site/  quarto/  pdf/
+```
+Every JSON document is validated against its model in :mod:`segment_report.pipeline.io.schema`
+and written with its ``schema_version``; :func:`load_results` reads a finished run back into
+typed documents without recomputing anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from segment_report.pipeline.errors import InputDataError
+from segment_report.pipeline.io.schema import (DOCUMENTS, ChangesDoc, DataQuality, Document, DriversDoc,
+                                               GatesDoc, Manifest, Record, SegmentsDoc, SentimentDoc,
+                                               StatesDoc)
+
+TRACKED_PACKAGES = ("segment-report", "pandas", "numpy", "pyarrow", "pandera", "pydantic",
+                    "scikit-learn", "umap-learn", "hdbscan", "shap", "torch", "transformers",
+                    "peft", "geopandas", "libpysal", "esda", "jinja2", "weasyprint", "plotly",
+                    "matplotlib", "click")
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays, timestamps, paths, NaN and pandas' NA turned into
+    plain JSON values (NaN and NA become null): the one conversion every JSON output uses."""
+    if isinstance(value, Record):
+        return jsonable(value.model_dump(mode="json"))
+    if isinstance(value, Mapping):
+        return {str(k) if isinstance(k, (np.integer, np.str_)) else k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) or math.isinf(value) else float(value)
+    if value is pd.NA or value is pd.NaT or value is None:
+        return None
+    if isinstance(value, (pd.Timestamp, dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file so readers never see it half-written (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def built_aside(out_dir: Path) -> Iterator[Path]:
+    """Build a folder next to ``out_dir`` and swap it in only when the block finishes, so a
+    failure leaves the previous ``out_dir`` untouched (the half-built copy is removed)."""
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    tmp.rename(out_dir)
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    """Write JSON (UTF-8, indented, NaN as null) atomically."""
+    text = json.dumps(jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False)
+    atomic_write_bytes(Path(path), (text + "\n").encode("utf-8"))
+    return Path(path)
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file written by :func:`write_json`."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def read_result_json(path: Path) -> Any:
+    """Read one JSON file of a run folder, with a clear error when it is missing or broken.
+
+    Raises:
+        InputDataError: the file is missing or not valid JSON.
+    """
+    path = Path(path)
+    try:
+        return read_json(path)
+    except FileNotFoundError:
+        raise InputDataError(f"{path.name} not found", file=str(path),
+                             expected="a run folder written by 'segment-report run'",
+                             fix="run the pipeline for this period first, or point --run at a run folder") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"{path.name} is not valid JSON ({exc})", file=str(path),
+                             expected="a run folder written by 'segment-report run'",
+                             fix="re-run the pipeline for this period") from None
+
+
+def validate_document(name: str, obj: Any, path: Path | str | None = None) -> Document:
+    """``obj`` checked against the model of document ``name`` (see ``schema.DOCUMENTS``).
+
+    Raises:
+        InputDataError: the document is of another schema version or does not fit the model.
+    """
+    model = DOCUMENTS[name]
+    where = str(path or model.FILE)
+    version_found = obj.get("schema_version") if isinstance(obj, Mapping) else None
+    if version_found != model.SCHEMA_VERSION:
+        older = version_found is None or (isinstance(version_found, int) and version_found < model.SCHEMA_VERSION)
+        raise InputDataError(
+            f"{Path(where).name} has schema version {version_found if version_found is not None else '(none)'}, "
+            f"this segment-report reads version {model.SCHEMA_VERSION}", file=where,
+            expected=f"a run folder written by segment-report {_own_version()}",
+            fix=("re-run the period with 'segment-report run ... --force' to rebuild its results"
+                 if older else "use the segment-report version that wrote this run (see its manifest.json)"))
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = "/".join(str(p) for p in first["loc"])
+        raise InputDataError(f"{Path(where).name} does not fit its schema: '{key}': {first['msg']}",
+                             file=where, expected=f"{model.FILE} as written by 'segment-report run'",
+                             fix="re-run the period to rebuild its results") from None
+
+
+def _own_version() -> str:
+    from segment_report.pipeline import __version__
+
+    return __version__
+
+
+def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
+    """Write a DataFrame as Parquet atomically (no index)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> Path:
+    """Write a DataFrame as UTF-8 CSV atomically (no index)."""
+    atomic_write_bytes(Path(path), frame.to_csv(index=False).encode("utf-8"))
+    return Path(path)
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries that shape the results."""
+    out = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """One run folder ``<out>/<period>/``: its paths, and its documents read and written
+    through their models."""
+
+    root: Path
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.json"
+
+    @property
+    def status(self) -> Path:
+        return self.root / "status.json"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine.csv"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "run.log"
+
+    def result(self, name: str) -> Path:
+        """Path of one file in ``results/``."""
+        return self.results / name
+
+    def document_path(self, name: str) -> Path:
+        """Where document ``name`` (``"segments"``, ``"manifest"``, ...) lives in this folder."""
+        return self.root / DOCUMENTS[name].FILE
+
+    def create(self) -> RunFolder:
+        """Make the folder and its ``results/`` subfolder."""
+        self.results.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def write_document(self, name: str, obj: Any) -> Path:
+        """Validate ``obj`` against document ``name``'s model and write it with its schema version.
+
+        The stage's own values are written (ints stay ints), not the model's re-serialisation.
+
+        Raises:
+            pydantic.ValidationError: ``obj`` does not fit the model (a bug in the stage).
+        """
+        doc = {**jsonable(obj), "schema_version": DOCUMENTS[name].SCHEMA_VERSION}
+        DOCUMENTS[name].model_validate(doc)  # a stage that breaks the contract is a bug: exit 1
+        return write_json(self.document_path(name), doc)
+
+    def read_document(self, name: str) -> Document:
+        """Read and validate document ``name``.
+
+        Raises:
+            InputDataError: the file is missing, not JSON, of another schema version or malformed.
+        """
+        path = self.document_path(name)
+        raw = read_result_json(path)
+        return validate_document(name, raw, path)
+
+    def write_status(self, state: str, *, stage: str | None = None, reason: str | None = None,
+                     exit_code: int | None = None, extra: dict[str, Any] | None = None) -> None:
+        """Record the run state: running / succeeded / failed / held."""
+        self.write_document("status", {
+            "state": state, "stage": stage, "reason": reason, "exit_code": exit_code,
+            "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            **(extra or {}),
+        })
+
+
+@dataclass(frozen=True)
+class RunResults:
+    """A run's saved results as typed documents and DataFrames, loaded once, nothing recomputed.
+
+    The stage documents are ``None`` when the run has no such result (e.g. ``changes`` of a
+    run written before month-over-month comparison, ``drivers`` when the stage was skipped).
+    """
+
+    folder: RunFolder
+    manifest: Manifest
+    data_quality: DataQuality
+    customers: pd.DataFrame
+    reviews: pd.DataFrame | None
+    sentiment: SentimentDoc | None = None
+    segments: SegmentsDoc | None = None
+    drivers: DriversDoc | None = None
+    states: StatesDoc | None = None
+    changes: ChangesDoc | None = None
+    gates: GatesDoc | None = None
+
+
+#: Documents of ``results/`` that a run may lack (its stage was skipped or not configured).
+OPTIONAL_DOCUMENTS = ("sentiment", "segments", "drivers", "states", "changes", "gates")
+
+
+def load_results(run_dir: Path) -> RunResults:
+    """Load ``manifest.json`` and every document in ``results/`` of a finished run.
+
+    Raises:
+        InputDataError: the folder is not a run folder, or a document is missing, broken or of
+            another schema version (e.g. written by an older segment-report).
+    """
+    folder = RunFolder(Path(run_dir))
+    if not folder.manifest.exists() or not folder.result("customers.parquet").exists():
+        raise InputDataError("not a finished run folder (manifest.json or results/customers.parquet missing)",
+                             file=str(run_dir), expected="a folder written by 'segment-report run'",
+                             fix="pass the period folder, e.g. reports-out/2026-10")
+    docs = {name: folder.read_document(name) for name in OPTIONAL_DOCUMENTS
+            if folder.document_path(name).exists()}
+    reviews_path = folder.result("reviews.parquet")
+    return RunResults(
+        folder=folder,
+        manifest=folder.read_document("manifest"),
+        data_quality=folder.read_document("data_quality"),
+        customers=pd.read_parquet(folder.result("customers.parquet")),
+        reviews=pd.read_parquet(reviews_path) if reviews_path.exists() else None,
+        **docs,
+    )
+
+
+# --------------------------------------------------------------------------- a run's artefacts
+
+@dataclass(frozen=True)
+class ArtefactFile:
+    """Where an artefact of the run lives in the run folder, and how it is written."""
+
+    path: str
+    kind: str  # document | parquet | csv | model
+
+
+#: Every artefact the stages produce that is kept in the run folder. Others (the ingested
+#: tables, the window) live only in memory during the run.
+ARTEFACT_FILES: Mapping[str, ArtefactFile] = {
+    "quarantine": ArtefactFile("quarantine.csv", "csv"),
+    "customers": ArtefactFile("results/customers.parquet", "parquet"),
+    "reviews": ArtefactFile("results/reviews.parquet", "parquet"),
+    "customer_sentiment": ArtefactFile("results/customer_sentiment.parquet", "parquet"),
+    "shap_values": ArtefactFile("results/shap_values.parquet", "parquet"),
+    "data_quality": ArtefactFile(DataQuality.FILE, "document"),
+    "sentiment": ArtefactFile(SentimentDoc.FILE, "document"),
+    "segments": ArtefactFile(SegmentsDoc.FILE, "document"),
+    "drivers": ArtefactFile(DriversDoc.FILE, "document"),
+    "states": ArtefactFile(StatesDoc.FILE, "document"),
+    "changes": ArtefactFile(ChangesDoc.FILE, "document"),
+    "gates": ArtefactFile(GatesDoc.FILE, "document"),
+    "segment_model": ArtefactFile("model/segments", "model"),
+    "segment_assignments": ArtefactFile("data/segments.csv", "csv"),
+}
+
+
+def save_artefacts(folder: RunFolder, artefacts: Mapping[str, Any]) -> list[Path]:
+    """Write every artefact that has a place in the run folder (``ARTEFACT_FILES``); an empty
+    table (e.g. no SHAP values when the drivers stage was skipped) is not written."""
+    written = []
+    for name, spec in ARTEFACT_FILES.items():
+        value = artefacts.get(name)
+        if value is None or (isinstance(value, pd.DataFrame) and value.empty and spec.kind == "parquet"
+                             and name != "customers"):
+            continue
+        path = folder.root / spec.path
+        if spec.kind == "document":
+            folder.write_document(name, value)
+        elif spec.kind == "parquet":
+            write_parquet(path, value)
+        elif spec.kind == "csv":
+            write_csv(path, value)
+        else:
+            value.save(path)
+        written.append(path)
+    return written
+
+
+def previous_run_dir(out_dir: Path, label: str) -> Path | None:
+    """The previous month's published run folder, or ``None`` (no such run, or not a month)."""
+    if label == "all":
+        return None
+    folder = Path(out_dir) / str(pd.Period(label, freq="M") - 1)
+    if not (folder / "results" / "customers.parquet").exists() or not (folder / "manifest.json").exists():
+        return None
+    return folder
+
+
+@dataclass(frozen=True)
+class PreviousRun:
+    """What this month's comparison needs of last month's published run."""
+
+    period: str
+    started_at: str | None
+    customers: pd.DataFrame
+    n_reviews: int
+
+
+def load_previous_run(out_dir: Path, label: str) -> PreviousRun | None:
+    """Last month's run in ``out_dir`` for the month-over-month comparison, or ``None``."""
+    folder = previous_run_dir(out_dir, label)
+    if folder is None:
+        return None
+    reviews = folder / "results" / "reviews.parquet"
+    return PreviousRun(period=folder.name, started_at=read_json(folder / "manifest.json").get("started_at"),
+                       customers=pd.read_parquet(folder / "results" / "customers.parquet"),
+                       n_reviews=len(pd.read_parquet(reviews, columns=["review_id"])) if reviews.exists() else 0)
