@@ -63,6 +63,28 @@ def small_retail(tmp_path: Path) -> Path:
     return write_retail(tmp_path / "retail.csv", rows)
 
 
+#: What a fast test's run changes in the config: VADER instead of the transformer, and the
+#: sentiment gate relaxed (VADER agrees with star ratings less than the shipped model).
+FAST_SENTIMENT = {"sentiment": {"model": "vader"}, "gates": {"min_sentiment_macro_f1": 0.0}}
+
+
+def use_vader(config: Path) -> Path:
+    """Rewrite a config file in place so its runs score with VADER (see FAST_SENTIMENT)."""
+    import yaml
+
+    cfg = yaml.safe_load(config.read_text(encoding="utf-8")) if config.exists() else {}
+    for section, values in FAST_SENTIMENT.items():
+        cfg.setdefault(section, {}).update(values)
+    config.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return config
+
+
+@pytest.fixture
+def vader_config(tmp_path: Path) -> Path:
+    """A config file that only switches sentiment to VADER, for ``run --input ... --config``."""
+    return use_vader(tmp_path / "vader.yaml")
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     """A Click test runner (stderr kept separate)."""
@@ -82,6 +104,29 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "demo" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_tests_never_load_the_shipped_transformer(request):
+    """The README promises that ``pytest -m "not slow"`` never loads the real model: in such a
+    session, loading it fails the test (fixtures included) that did, naming it. Such a test is
+    marked slow, or scores with VADER (``use_vader``) or a tiny checkpoint."""
+    if "not slow" not in (request.config.getoption("markexpr") or ""):
+        yield
+        return
+    from segment_report.pipeline import sentiment
+
+    load = sentiment.SentimentScorer._load_adapter
+
+    def guarded(self, path, *args, **kwargs):
+        if Path(path).resolve() == Path(sentiment.SHIPPED_MODEL_DIR).resolve():
+            raise AssertionError("a test run with -m 'not slow' loads the shipped transformer: "
+                                 "mark the test slow or score with VADER (tests/conftest.py use_vader)")
+        return load(self, path, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sentiment.SentimentScorer, "_load_adapter", guarded)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +152,7 @@ def fast_demo(tmp_path_factory) -> Path:
     # VADER agrees with the star ratings less than the shipped model (macro-F1 ~0.4 here), so
     # that gate is relaxed: the fast tests need a published, not a held, report.
     run_demo(out, n_transactions=3000, overrides={"sentiment.model": "vader",
-                                                  "gates.min_sentiment_macro_f1": 0.0})
+                                                  "gates.min_sentiment_macro_f1": 0.0})  # FAST_SENTIMENT
     return out
 
 

@@ -42,8 +42,9 @@ def test_version(runner):
     assert __version__ in result.output
 
 
-def test_quiet_run_prints_only_the_summary(runner, tmp_path, small_retail):
-    result = invoke(runner, "-q", "run", "--no-gates", "--input", small_retail, "--out", tmp_path / "o",
+def test_quiet_run_prints_only_the_summary(runner, tmp_path, small_retail, vader_config):
+    result = invoke(runner, "-q", "run", "--no-gates", "--config", vader_config, "--input", small_retail,
+                    "--out", tmp_path / "o",
                     "--period", "2026-10")
     assert result.exit_code == 0, result.output
     assert "INFO" not in result.stderr  # -q keeps warnings only (here: too few customers to segment)

@@ -48,9 +48,10 @@ def smtp_server():
 
 
 @pytest.fixture
-def finished_run(runner, tmp_path, small_retail) -> Path:
+def finished_run(runner, tmp_path, small_retail, vader_config) -> Path:
     out = tmp_path / "out"
-    result = invoke(runner, "-q", "run", "--no-gates", "--input", small_retail, "--out", out, "--period", "2026-10")
+    result = invoke(runner, "-q", "run", "--no-gates", "--config", vader_config, "--input", small_retail,
+                    "--out", out, "--period", "2026-10")
     assert result.exit_code == 0, result.output
     run_dir = out / "2026-10"
     from weasyprint import HTML

@@ -21,7 +21,7 @@ from segment_report.pipeline.changes import migration
 from segment_report.pipeline.config import GatesConfig
 from segment_report.pipeline.gates import check_gates, gates_document
 from segment_report.reports.views import changes_view
-from tests.conftest import invoke
+from tests.conftest import invoke, use_vader
 
 
 # --------------------------------------------------------------------------- units
@@ -115,7 +115,7 @@ def months(tmp_path_factory):
     runner = CliRunner()
     assert invoke(runner, "-q", "generate", "--out", root / "data", "--transactions", "3000",
                   "--seed", "5").exit_code == 0
-    config = root / "data" / "segment-report.yaml"
+    config = use_vader(root / "data" / "segment-report.yaml")
     first = invoke(runner, "-q", "run", "--config", config, "--out", root / "out", "--period", "2026-09")
     assert first.exit_code == 0, first.output
     inbox = Inbox()

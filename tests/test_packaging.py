@@ -6,6 +6,7 @@ one of them beside segment-report must leave both working.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -23,7 +24,11 @@ FOLDERS = {"pipeline": "segment_report/pipeline", "reports": "segment_report/rep
 def wheel(tmp_path_factory) -> Path:
     """The wheel built from this checkout (as ``pip install .`` builds it)."""
     out = tmp_path_factory.mktemp("wheel")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+    # From a copy: setuptools leaves build/ behind, and a stale build/ would put deleted
+    # modules into the wheel of a later build.
+    source = shutil.copytree(ROOT, out / "src", ignore=shutil.ignore_patterns(
+        ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache"))
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     (path,) = out.glob("segment_report-*.whl")

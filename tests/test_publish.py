@@ -10,11 +10,13 @@ import subprocess
 import sys
 
 from segment_report.pipeline.io.publish import RunLock
-from tests.conftest import invoke
+from tests.conftest import invoke, use_vader
 
 
 def _run(runner, data, out, *extra):
-    return invoke(runner, "-q", "run", "--no-gates", "--input", data, "--out", out, "--period", "2026-10", *extra)
+    config = use_vader(Path(data).parent / "vader.yaml")
+    return invoke(runner, "-q", "run", "--no-gates", "--config", config, "--input", data, "--out", out,
+                  "--period", "2026-10", *extra)
 
 
 def test_second_run_on_same_folder_refuses(runner, tmp_path, small_retail):

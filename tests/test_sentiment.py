@@ -416,6 +416,7 @@ def test_join_title_and_review_texts():
     assert review_texts(frame, "x", "t") == ["Great. soft", "thin"]
 
 
+@pytest.mark.slow  # the shipped model
 def test_cpu_precision_is_bf16_where_native_else_int8_only_where_its_band_was_measured(monkeypatch):
     import torch
 
@@ -462,6 +463,7 @@ def test_positive_share_estimate_recovers_the_planted_share(share):
         estimate_positive_share(carded, 2.0), abs=1e-6)
 
 
+@pytest.mark.slow  # the shipped model
 def test_scores_adapt_to_the_scored_sets_own_share_of_positive_texts():
     from segment_report.pipeline.config import SentimentConfig
     from segment_report.pipeline.sentiment import PRIOR_MIN_TEXTS, SentimentScorer, band_labels
