@@ -72,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from segment_report.pipeline.config import DriversConfig
-    from segment_report.pipeline.drivers import explain_drivers
+    from segment_report.pipeline.stages.drivers import explain_drivers
 
     df = planted_table(args.customers, seed=args.seed)
     overrides = dict(item.split("=", 1) for item in args.set)

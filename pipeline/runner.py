@@ -124,14 +124,14 @@ def _stage_segments(ctx: RunContext) -> None:
 
 
 def _stage_drivers(ctx: RunContext) -> None:
-    from segment_report.pipeline.drivers import explain_drivers, save_drivers
+    from segment_report.pipeline.stages.drivers import explain_drivers, save_drivers
 
     assert ctx.customers is not None and ctx.folder is not None
     save_drivers(explain_drivers(ctx.customers, ctx.cfg.drivers, ctx.cfg.seed), ctx.folder.results)
 
 
 def _stage_geography(ctx: RunContext) -> None:
-    from segment_report.pipeline.geography import analyse_geography, save_geography
+    from segment_report.pipeline.stages.geography import analyse_geography, save_geography
 
     assert ctx.customers is not None and ctx.folder is not None
     save_geography(analyse_geography(ctx.customers, ctx.reviews, ctx.cfg.geography, ctx.cfg.seed),

@@ -28,6 +28,25 @@ def number(value: Any, digits: int = 0) -> str:
     return f"{float(value):,.{digits}f}"
 
 
+def rounded(value: Any) -> str:
+    """A value already rounded for print (the results' ``rounded`` numbers) as stored: thousands
+    separators, no trailing zeros: ``1234.5`` -> ``1,234.5``, ``12.0`` -> ``12``, ``0.25`` -> ``0.25``."""
+    if _is_missing(value):
+        return MISSING
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.10f}".rstrip("0").rstrip(".")
+
+
+def rounded_currency(value: Any, symbol: str = "$") -> str:
+    """An amount already rounded for print, as stored: ``1234.5`` -> ``$1,234.5``; negative ->
+    ``-$5``."""
+    if _is_missing(value):
+        return MISSING
+    sign = "-" if float(value) < 0 else ""
+    return f"{sign}{symbol}{rounded(abs(value))}"
+
+
 def compact(value: Any) -> str:
     """Large numbers short: ``1234`` -> ``1.2k``, ``2500000`` -> ``2.5M``."""
     if _is_missing(value):
@@ -120,7 +139,7 @@ def significance(p: Any, alpha: float = 0.05) -> str:
     return "statistically significant" if float(p) < alpha else "not statistically significant"
 
 
-FILTERS = {"number": number, "compact": compact, "currency": currency, "signed_currency": signed_currency,
-           "percent": percent,
+FILTERS = {"number": number, "rounded": rounded, "rounded_currency": rounded_currency, "compact": compact,
+           "currency": currency, "signed_currency": signed_currency, "percent": percent,
            "delta": delta, "plural": plural, "date": date, "month": month, "pvalue": pvalue,
            "significance": significance}
