@@ -391,3 +391,17 @@ def test_generated_data_planted_drivers_through_the_shipped_sentiment_model(tmp_
     assert rows["category_mix"]["recovered_rank"] == rows["category_mix"]["planted_rank"] == 1
     sentiment = rows["review_sentiment"]
     assert sentiment["mean_abs_shap"] < sentiment["planted_mean_abs_effect"]
+
+def test_one_currency_symbol_for_every_amount(planted):
+    """Sentences and view amounts take the symbol in force (a run's drivers.currency_symbol)."""
+    from segment_report.reports import formatting as fmt
+    from segment_report.reports.views import drivers_view
+
+    with fmt.amounts_in("€"):
+        texts = [s.text for s in drivers_sentences(planted.report)]
+        view = drivers_view(planted.report)
+    assert any("€" in t for t in texts) and not any("$" in t for t in texts)
+    assert view["mae"].startswith("€")
+    assert fmt.run_currency_symbol(type("R", (), {"manifest": {"config": {"drivers": {
+        "currency_symbol": "£"}}}})()) == "£"
+    assert fmt.currency_symbol() == "$"

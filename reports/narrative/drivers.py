@@ -27,14 +27,14 @@ def quantity_phrase(label: str) -> str:
 
 
 class _Words:
-    """Formatting shared by the writers: the report's target label and money."""
+    """Wording shared by the writers: the report's target label, and amounts."""
 
     def __init__(self, report: dict[str, Any]) -> None:
         self.what = report["target_label"]
-        self.symbol = report["currency_symbol"]
 
-    def money(self, value: Any) -> str:
-        return fmt.rounded_currency(value, self.symbol)
+    @staticmethod
+    def money(value: Any) -> str:
+        return fmt.rounded_currency(value)
 
 
 def _too_few(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentence:
@@ -211,7 +211,7 @@ def drivers_sentences(report: dict[str, Any] | None) -> list[Sentence]:
         report: the ``drivers.json`` document (``None`` or one without findings: no sentences).
 
     Returns:
-        The sentences; amounts use the report's ``currency_symbol``, the target its
+        The sentences; amounts use ``formatting.currency_symbol()``, the target the report's
         ``target_label``.
 
     Raises:

@@ -61,7 +61,6 @@ def _empty_report(customers: pd.DataFrame, cfg: DriversConfig, status: str) -> d
         "status": status,
         "target": cfg.target,
         "target_label": cfg.target_label,
-        "currency_symbol": cfg.currency_symbol,
         "n_customers": int(len(customers)),
         "n_customers_used": 0,
         "notes": [],
