@@ -8,6 +8,7 @@ from typing import Any
 from segment_report.reports import formatting as fmt
 from segment_report.reports.narrative.sentence import Sentence, sentence
 
+_money = fmt.rounded_currency  # amounts as stored, with the currency symbol in force
 _OP_WORDS = {"<=": "at or below", "<": "below", ">=": "at or above", ">": "above"}
 
 
@@ -26,42 +27,33 @@ def quantity_phrase(label: str) -> str:
     return mid_sentence(label)
 
 
-class _Words:
-    """Wording shared by the writers: the report's target label, and amounts."""
-
-    def __init__(self, report: dict[str, Any]) -> None:
-        self.what = report["target_label"]
-
-    @staticmethod
-    def money(value: Any) -> str:
-        return fmt.rounded_currency(value)
-
-
-def _too_few(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentence:
+def _too_few(report: dict[str, Any], f: dict[str, Any]) -> Sentence:
     n = f["numbers"]
-    return sentence(f, f"Only {fmt.rounded(n['n'])} customers have a {w.what} value, fewer than "
-                       f"the {fmt.rounded(n['min'])} needed for a reliable value model, so no "
-                       "drivers were estimated.")
+    return sentence(f, f"Only {fmt.rounded(n['n'])} customers have a {report['target_label']} "
+                       f"value, fewer than the {fmt.rounded(n['min'])} needed for a reliable value "
+                       "model, so no drivers were estimated.")
 
 
-def _constant(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentence:
-    return sentence(f, f"{w.what.capitalize()} is the same for every customer "
-                       f"({w.money(f['numbers']['value'])}), so there is nothing to explain: no "
-                       "value model was fitted.", [w.what])
+def _constant(report: dict[str, Any], f: dict[str, Any]) -> Sentence:
+    what = report["target_label"]
+    return sentence(f, f"{what.capitalize()} is the same for every customer "
+                       f"({_money(f['numbers']['value'])}), so there is nothing to explain: no "
+                       "value model was fitted.", [what])
 
 
-def _no_features(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentence:
-    return sentence(f, f"No usable feature is left to explain {w.what}, so no value model was "
-                       "fitted.", [w.what])
+def _no_features(report: dict[str, Any], f: dict[str, Any]) -> Sentence:
+    what = report["target_label"]
+    return sentence(f, f"No usable feature is left to explain {what}, so no value model was "
+                       "fitted.", [what])
 
 
-def _excluded(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentence:
+def _excluded(report: dict[str, Any], f: dict[str, Any]) -> Sentence:
     label = report["features"]["labels"][report["leakage"]["excluded"][f["refs"]["leakage"]]["feature"]]
     return sentence(f, f"{label} was left out of the value model as configured "
                        "(drivers.exclude_features).", [label])
 
 
-def _leakage(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentence:
+def _leakage(report: dict[str, Any], f: dict[str, Any]) -> Sentence:
     entry = report["leakage"]["excluded"][f["refs"]["leakage"]]
     label, target = report["features"]["labels"][entry["feature"]], report["target"]
     score = fmt.rounded(f["numbers"]["score"])
@@ -74,7 +66,7 @@ def _leakage(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentence:
                     [label, entry["partner"], target])
 
 
-def _model(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentence:
+def _model(report: dict[str, Any], f: dict[str, Any]) -> Sentence:
     n = f["numbers"]
     r2 = n["r2"]
     quality = ("explains most of" if r2 >= 0.6 else "explains part of" if r2 >= 0.3
@@ -82,17 +74,18 @@ def _model(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentence:
     tail = ("." if r2 >= 0.3 else "; the drivers below are weak associations, read them "
             "with care.")
     return sentence(f, f"A random forest trained on {fmt.rounded(n['n_train'])} customers "
-                       f"{quality} the variation in {w.what} among {fmt.rounded(n['n_test'])} "
+                       f"{quality} the variation in {report['target_label']} among "
+                       f"{fmt.rounded(n['n_test'])} "
                        f"held-out customers (R² {fmt.rounded(r2)}, typical error "
-                       f"{w.money(n['mae'])} against {w.money(n['mae_baseline'])} when "
+                       f"{_money(n['mae'])} against {_money(n['mae_baseline'])} when "
                        f"predicting the average){tail}")
 
 
-def _driver(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentence:
+def _driver(report: dict[str, Any], f: dict[str, Any]) -> Sentence:
     """One of the four driver kinds: a driver, or why a top-ranked feature is not one."""
     i = f["refs"]["feature"]
     g = report["global_importance"][i]
-    n, kind, what = f["numbers"], f["kind"], w.what
+    n, kind, what = f["numbers"], f["kind"], report["target_label"]
     percent = "%" if "threshold_percent" in g["rounded"] else ""
     quantity = quantity_phrase(g["label"])
     labels = [g["label"], g["feature"], quantity]
@@ -109,26 +102,26 @@ def _driver(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentence:
                   f"those {_OP_WORDS[g['low_op']]} {fmt.rounded(n['low'])}{percent}")
     if kind == "driver_noise_floor":
         text = (f"{head}, but its contribution is within noise: it moves predicted {what} by "
-                f"{w.money(n['mean_abs_shap'])} per customer on average, no clearly more than a "
-                f"column of random numbers does (up to {w.money(n['probe'])}).")
+                f"{_money(n['mean_abs_shap'])} per customer on average, no clearly more than a "
+                f"column of random numbers does (up to {_money(n['probe'])}).")
     elif kind == "driver_negligible":
         clear = ", but"
         if "effect" in n:
             # a consistent but small association: say which way it goes
             more = "higher" if g["effect"] > 0 else "lower"
             clear = (f": {groups[0]} have slightly {more} predicted {what} than {groups[1]} "
-                     f"({w.money(n['effect'])}), but")
+                     f"({_money(n['effect'])}), but")
         text = (f"{head}{clear} its contribution is too small to matter: it moves predicted "
-                f"{what} by {w.money(n['mean_abs_shap'])} per customer on average, "
+                f"{what} by {_money(n['mean_abs_shap'])} per customer on average, "
                 f"{fmt.rounded(n['share'])}% of the model's total, under the "
                 f"{fmt.rounded(n['min_share'])}% needed to call it a driver.")
     elif kind == "driver_within_noise":
         text = (f"{head}, but its effect is within noise: {groups[0]} differ from {groups[1]} by "
-                f"{w.money(n['effect'])} in predicted {what}, and the {fmt.rounded(n['ci'])}% "
+                f"{_money(n['effect'])} in predicted {what}, and the {fmt.rounded(n['ci'])}% "
                 "interval of that difference includes zero.")
     else:
         more = "more" if g["effect"] > 0 else "less"
-        text = (f"{head}: {groups[0]} are predicted to have {w.money(n['effect'])} {more} {what} "
+        text = (f"{head}: {groups[0]} are predicted to have {_money(n['effect'])} {more} {what} "
                 f"than {groups[1]} ({fmt.rounded(n['ci'])}% interval excludes zero; an "
                 "association, not proof of cause).")
         if "shape_threshold" in n:
@@ -139,7 +132,7 @@ def _driver(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentence:
     return sentence(f, text, labels)
 
 
-def _groups(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentence:
+def _groups(report: dict[str, Any], f: dict[str, Any]) -> Sentence:
     groups, n, refs = report["group_importance"], f["numbers"], f["refs"]
     labels = [mid_sentence(groups[i]["label"]) for i in refs["groups"]]
     parts = [f"{label} ({fmt.rounded(n[f'share_{i}'])}%)" for i, label in zip(refs["groups"], labels)]
@@ -154,7 +147,7 @@ def _groups(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentence:
     return sentence(f, text + ".", labels)
 
 
-def _sentiment_coverage(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentence:
+def _sentiment_coverage(report: dict[str, Any], f: dict[str, Any]) -> Sentence:
     n = f["numbers"]
     text = (f"Review sentiment is measured for {fmt.rounded(n['n_with_sentiment'])} of "
             f"{fmt.rounded(n['n_customers'])} customers ({fmt.rounded(n['share'])}%)")
@@ -166,18 +159,18 @@ def _sentiment_coverage(report: dict[str, Any], f: dict[str, Any], w: _Words) ->
     return sentence(f, text, ["Review sentiment"])
 
 
-def _segment(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentence:
-    seg = report["segments"][f["refs"]["segment"]]
+def _segment(report: dict[str, Any], f: dict[str, Any]) -> Sentence:
+    seg, what = report["segments"][f["refs"]["segment"]], report["target_label"]
     d = seg["drivers"][0]
     sign = "raises" if d["mean_shap"] > 0 else "lowers"
     label = mid_sentence(d["label"])
     return sentence(f, f"Within the segment “{seg['segment_name']}”, {label} is the feature most "
-                       f"associated with {w.what}: on average it {sign} predicted {w.what} by "
-                       f"{w.money(f['numbers']['mean_shap'])} per customer compared with the "
+                       f"associated with {what}: on average it {sign} predicted {what} by "
+                       f"{_money(f['numbers']['mean_shap'])} per customer compared with the "
                        "average customer.", [seg["segment_name"], label])
 
 
-def _membership(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentence:
+def _membership(report: dict[str, Any], f: dict[str, Any]) -> Sentence:
     mod = report["membership"]["models"][f["refs"]["model"]]
     n = f["numbers"]
     parts, labels = [], [mod["segment_name"]]
@@ -194,7 +187,7 @@ def _membership(report: dict[str, Any], f: dict[str, Any], w: _Words) -> Sentenc
     return sentence(f, text + ".", labels)
 
 
-_WRITERS: dict[str, Callable[[dict[str, Any], dict[str, Any], _Words], Sentence]] = {
+_WRITERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Sentence]] = {
     "too_few_customers": _too_few, "constant_target": _constant, "no_features": _no_features,
     "excluded_by_config": _excluded, "leakage_excluded": _leakage, "model_fit": _model,
     "driver": _driver, "driver_within_noise": _driver, "driver_noise_floor": _driver,
@@ -211,13 +204,12 @@ def drivers_sentences(report: dict[str, Any] | None) -> list[Sentence]:
         report: the ``drivers.json`` document (``None`` or one without findings: no sentences).
 
     Returns:
-        The sentences; amounts use ``formatting.currency_symbol()``, the target the report's
-        ``target_label``.
+        The sentences; amounts use ``formatting.currency_symbol()``, the target the
+        report's ``target_label``.
 
     Raises:
         KeyError: a finding of a kind this version does not know.
     """
     if not report:
         return []
-    words = _Words(report)
-    return [_WRITERS[f["kind"]](report, f, words) for f in report.get("findings", [])]
+    return [_WRITERS[f["kind"]](report, f) for f in report.get("findings", [])]
