@@ -13,6 +13,7 @@ from typing import Any
 from segment_report.pipeline.runfolder import RunResults
 from segment_report.reports import formatting as fmt
 from segment_report.reports.narrative import drivers_sentences, geography_sentences, of_kind
+from segment_report.reports.narrative.drivers import leakage_reason, shap_error_bound
 
 
 @dataclass(frozen=True)
@@ -289,9 +290,10 @@ def model_cards(extra: dict[str, Any]) -> list[Table]:
             ("Held-out quality", f"R² {fmt.number(m.get('r2_test'), 2)}, mean absolute error "
                                  f"{fmt.currency(m.get('mae_test'))} (predicting the mean: {fmt.currency(m.get('mae_baseline'))})"),
             ("Customers", f"{fmt.number(m.get('n_train'))} to train, {fmt.number(m.get('n_test'))} to test"),
-            ("Left out (leakage)", "; ".join(x["reason"] for x in (drivers.get("leakage") or {}).get("excluded", []))
+            ("Left out (leakage)", "; ".join(leakage_reason(drivers, x)
+                                             for x in (drivers.get("leakage") or {}).get("excluded", []))
              or "nothing"),
-            ("SHAP", (sampling.get("error_bound") or {}).get("statement", sampling.get("method", ""))),
+            ("SHAP", shap_error_bound(drivers) if sampling.get("error_bound") else sampling.get("method", "")),
             ("SHAP additivity", "holds (max error {:.1e})".format(sampling["additivity"]["max_abs_error"])
              if (sampling.get("additivity") or {}).get("holds") else ""),
         ]))

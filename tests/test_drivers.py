@@ -405,3 +405,15 @@ def test_one_currency_symbol_for_every_amount(planted):
     assert fmt.run_currency_symbol(type("R", (), {"manifest": {"config": {"drivers": {
         "currency_symbol": "£"}}}})()) == "£"
     assert fmt.currency_symbol() == "$"
+
+
+def test_leakage_reasons_written_from_the_entries(planted):
+    """The methodology's leakage notes come from the entries' data, not from stage prose."""
+    from segment_report.reports.narrative.drivers import leakage_reason
+
+    excluded = planted.report["leakage"]["excluded"]
+    assert not any("reason" in e for e in excluded)
+    reasons = {e["feature"]: leakage_reason(planted.report, e) for e in excluded}
+    assert reasons["spend_check"].startswith("spend_check alone rebuilds monetary (score ")
+    assert reasons["avg_order_value"].startswith("the product of ")
+    assert reasons["avg_order_value"].endswith("; avg_order_value left out, frequency kept")

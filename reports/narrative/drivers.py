@@ -197,6 +197,31 @@ _WRITERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Sentence]] = {
 }
 
 
+def leakage_reason(report: dict[str, Any], entry: dict[str, Any]) -> str:
+    """Why a feature was left out of the value model (an entry of ``leakage/excluded``)."""
+    if entry["source"] == "config":
+        return "listed in drivers.exclude_features"
+    target = report["target"]
+    test = (f"(score {fmt.number(entry['score'], 4)} >= "
+            f"{fmt.rounded(report['leakage']['checked']['threshold'])})")
+    if entry["relation"] == "single":
+        return f"{entry['feature']} alone rebuilds {target} {test}"
+    p, q = entry["pair"]
+    return (f"the {entry['relation']} of {p} and {q} rebuilds {target} {test}; "
+            f"{entry['feature']} left out, {entry['partner']} kept")
+
+
+def shap_error_bound(report: dict[str, Any]) -> str:
+    """How precise the top features' mean |SHAP| is, from the bootstrap (methodology)."""
+    sampling = report["shap_sampling"]
+    bound = sampling["error_bound"]
+    return (f"Mean |SHAP| of each of the top {fmt.rounded(bound['top_n'])} features is within "
+            f"+/-{fmt.percent(bound['max_relative_half_width_top'], 1)} of its value "
+            f"({fmt.rounded(sampling['ci_level_percent'])}% stratified bootstrap interval over "
+            f"{fmt.rounded(sampling['n_sampled'])} explained customers of "
+            f"{fmt.rounded(sampling['n_population'])}).")
+
+
 def drivers_sentences(report: dict[str, Any] | None) -> list[Sentence]:
     """One sentence per finding of ``drivers.json``, in the findings' order.
 

@@ -454,9 +454,6 @@ def global_importance(vm: ValueModel, ex: Explained, feats: Features, labels: di
             "max_relative_half_width_top": float(bound),
             "max_relative_half_width_top_percent": round_sig(bound * 100, 2),
             "top_n": top_k,
-            "statement": (f"Mean |SHAP| of each of the top {top_k} features is within "
-                          f"+/-{bound * 100:.1f}% of its value ({ci_pct}% stratified bootstrap "
-                          f"interval over {len(rows)} explained customers of {n})."),
         },
         "base_value": base, "additivity": additivity,
     }

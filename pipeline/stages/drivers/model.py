@@ -58,8 +58,8 @@ def leakage_guard(X: pd.DataFrame, y: np.ndarray, cfg: DriversConfig, binary: se
     """Features from which the target can be rebuilt almost exactly (single or pair).
 
     Returns:
-        (excluded, checked): excluded entries carry feature, reason, source, relation, partner
-        and score; checked says how many singles/combinations and rows were scored.
+        (excluded, checked): excluded entries carry feature, source, relation, partner, pair
+        (the two features whose combination rebuilds the target) and score; checked says how many singles/combinations and rows were scored.
     """
     n = len(X)
     rows = np.sort(rng.choice(n, size=min(n, cfg.leakage_sample_size), replace=False))
@@ -73,9 +73,7 @@ def leakage_guard(X: pd.DataFrame, y: np.ndarray, cfg: DriversConfig, binary: se
         single[name] = _leak_score(Xs[:, j], ys, y_rank)
         if single[name] >= cfg.leakage_r2:
             excluded.append({"feature": name, "source": "data", "relation": "single",
-                             "partner": None, "score": single[name],
-                             "reason": f"{name} alone rebuilds {cfg.target} "
-                                       f"(score {single[name]:.4f} >= {cfg.leakage_r2})"})
+                             "partner": None, "pair": None, "score": single[name]})
     gone = {e["feature"] for e in excluded}
     continuous = [j for j, nm in enumerate(names) if nm not in binary and nm not in gone]
     n_combos = 0
@@ -111,10 +109,7 @@ def leakage_guard(X: pd.DataFrame, y: np.ndarray, cfg: DriversConfig, binary: se
         p, q, relation, score = pairs[0]
         partner = q if victim == p else p
         excluded.append({"feature": victim, "source": "data", "relation": relation,
-                         "partner": partner, "score": score,
-                         "reason": f"the {relation} of {p} and {q} rebuilds {cfg.target} "
-                                   f"(score {score:.4f} >= {cfg.leakage_r2}); {victim} left "
-                                   f"out, {partner} kept"})
+                         "partner": partner, "pair": [p, q], "score": score})
         remaining = [t for t in remaining if victim not in (t[0], t[1])]
     checked = {"single_features": len(names), "pair_combinations": n_combos,
                "sample_rows": int(len(rows)), "threshold": cfg.leakage_r2,

@@ -126,7 +126,7 @@ def _exclude_and_guard(report: dict[str, Any], feats: Any, y: np.ndarray, cfg: D
         for col in matched:
             report["leakage"]["excluded"].append(
                 {"feature": col, "source": "config", "relation": None, "partner": None,
-                 "score": None, "reason": "listed in drivers.exclude_features"})
+                 "pair": None, "score": None})
     config_excluded = {e["feature"] for e in report["leakage"]["excluded"]}
     t = _now()
     leaked, checked = leakage_guard(X_all.drop(columns=sorted(config_excluded)), y, cfg,
@@ -137,7 +137,9 @@ def _exclude_and_guard(report: dict[str, Any], feats: Any, y: np.ndarray, cfg: D
         entry["score_rounded"] = round_sig(entry["score"], 4)
     report["leakage"]["excluded"].extend(leaked)
     for entry in report["leakage"]["excluded"]:
-        logger.info("drivers: %s left out of the value model: %s", entry["feature"], entry["reason"])
+        logger.info("drivers: %s left out of the value model (%s%s, score %s)", entry["feature"],
+                    entry["relation"] or "drivers.exclude_features",
+                    f" with {entry['partner']}" if entry["partner"] else "", entry["score"])
     report["leakage"]["checked"] = checked
     return leaked
 
