@@ -72,7 +72,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from segment_report.pipeline.config import DriversConfig
-    from segment_report.pipeline.drivers import explain_drivers
+    from segment_report.pipeline.stages.drivers import explain_drivers
+    from segment_report.reports.narrative.drivers import shap_error_bound
 
     df = planted_table(args.customers, seed=args.seed)
     overrides = dict(item.split("=", 1) for item in args.set)
@@ -109,7 +110,7 @@ def main() -> None:
     print(f"additivity on {add['n_checked']:,} rows: max |base + sum SHAP - prediction| = "
           f"{add['max_abs_error']:.2e} (tolerance {add['tolerance']:.1e}) -> "
           f"{'holds' if add['holds'] else 'FAILS'}")
-    print("error bound:", rep["shap_sampling"]["error_bound"]["statement"])
+    print("error bound:", shap_error_bound(rep))
     top = [g["feature"] for g in rep["global_importance"][:3]]
     print("top 3:", top, "(planted: frequency, items_per_order, positive_prob) ->",
           "as planted" if top == ["frequency", "items_per_order", "positive_prob"] else "DIFFERS")

@@ -87,7 +87,7 @@ def _stage_with_perfect_sentiment(cfg, data_dir: Path, seed: int) -> dict:
     """The drivers stage with every default on the run's customer table, where positive_prob
     is the planted satisfaction (what a perfect sentiment model would give) and the segment is
     the planted persona."""
-    from segment_report.pipeline.drivers import explain_drivers
+    from segment_report.pipeline.stages.drivers import explain_drivers
     from segment_report.pipeline.synthetic import generated_customers
 
     customers, _, _ = generated_customers(data_dir, {"persona_id": "segment_id",

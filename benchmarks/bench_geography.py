@@ -75,7 +75,7 @@ def bench_speed(n_customers: int) -> None:
 
     t1 = time.perf_counter()
     from segment_report.pipeline.config import GeographyConfig
-    from segment_report.pipeline.geography import analyse_geography, save_geography
+    from segment_report.pipeline.stages.geography import analyse_geography, save_geography
     from segment_report.reports.maps import build_interactive_map, draw_static_map
     t_import = time.perf_counter() - t1
 
@@ -136,7 +136,7 @@ class ModelScorer:
 
 def bench_recovery(n_seeds: int, n_transactions: int, scorer: str = "vader") -> None:
     from segment_report.pipeline.config import GeographyConfig
-    from segment_report.pipeline.geography import analyse_geography
+    from segment_report.pipeline.stages.geography import analyse_geography
     from segment_report.pipeline.synthetic import GenerateConfig, generate_frames
 
     cfg = GeographyConfig()

@@ -87,14 +87,14 @@ def _segments(cfg: Config, customers: pd.DataFrame, previous_segment_model: Any)
 
 
 def _drivers(cfg: Config, customers: pd.DataFrame) -> Artefacts:
-    from segment_report.pipeline.drivers import explain_drivers
+    from segment_report.pipeline.stages.drivers import explain_drivers
 
     result = explain_drivers(customers, cfg.drivers, cfg.seed)
     return {"drivers": result.report, "shap_values": result.shap}
 
 
 def _geography(cfg: Config, customers: pd.DataFrame, reviews: pd.DataFrame) -> Artefacts:
-    from segment_report.pipeline.geography import analyse_geography
+    from segment_report.pipeline.stages.geography import analyse_geography
 
     return {"states": analyse_geography(customers, reviews, cfg.geography, cfg.seed).report}
 

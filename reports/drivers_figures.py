@@ -18,6 +18,8 @@ import pandas as pd
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 
+from segment_report.reports import formatting as fmt
+
 _BLUE, _RED, _GREY = "#2563eb", "#dc2626", "#6b7280"
 _MAX_FEATURES = 12
 
@@ -43,7 +45,7 @@ def _save(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
 
 
 def _unit(report: dict[str, Any]) -> str:
-    symbol = report.get("currency_symbol") or ""
+    symbol = fmt.currency_symbol()
     return f"predicted {report.get('target_label', report['target'])}" + (
         f" ({symbol})" if symbol else "")
 

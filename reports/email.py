@@ -23,6 +23,7 @@ from segment_report.pipeline.config import EmailConfig
 from segment_report.pipeline.errors import ConfigError, DeliveryError, InputDataError
 from segment_report.pipeline.log import logger
 from segment_report.pipeline.io.store import RunResults, load_results
+from segment_report.reports import formatting as fmt
 from segment_report.reports.env import render
 from segment_report.reports.views import changes_view, persona_views, site_view
 
@@ -91,12 +92,18 @@ class Outgoing:
 
 
 def build_message(results: RunResults, recipients: tuple[str, ...], cfg: EmailConfig) -> Outgoing:
-    """Build the e-mail for a finished run: subject, HTML + text body, PDF attachment(s).
+    """Build the e-mail for a finished run: subject, HTML + text body, PDF attachment(s);
+    amounts in the run's currency symbol.
 
     Raises:
         ConfigError: no recipients, an invalid address or header injection.
         InputDataError: the run folder has no executive PDF.
     """
+    with fmt.amounts_in(fmt.run_currency_symbol(results)):
+        return _build_message(results, recipients, cfg)
+
+
+def _build_message(results: RunResults, recipients: tuple[str, ...], cfg: EmailConfig) -> Outgoing:
     recipients = tuple(recipients) or cfg.to
     if not recipients:
         raise ConfigError("no recipients", expected="--to ADDRESS (repeatable) or email.to in the config",

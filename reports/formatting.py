@@ -1,15 +1,43 @@
 """Display formatting: the only place numbers become text (registered as Jinja filters too).
 
-Stages keep raw numbers in ``results/``; view models and templates call these.
+Stages keep raw numbers in ``results/``; view models, templates and the sentences of
+``reports.narrative`` call these. Every amount is written with one currency symbol: the run's
+``drivers.currency_symbol`` setting, in force for a whole render (:func:`amounts_in`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 MISSING = "–"
+_CURRENCY_SYMBOL: ContextVar[str] = ContextVar("currency_symbol", default="$")
+
+
+def currency_symbol() -> str:
+    """The currency symbol amounts are written with now (``$`` outside :func:`amounts_in`)."""
+    return _CURRENCY_SYMBOL.get()
+
+
+def run_currency_symbol(results: Any) -> str:
+    """A run's currency symbol: ``drivers.currency_symbol`` of the configuration it ran with
+    (its ``manifest.json``); ``$`` when the manifest has none."""
+    config = (getattr(results, "manifest", None) or {}).get("config") or {}
+    return (config.get("drivers") or {}).get("currency_symbol") or "$"
+
+
+@contextmanager
+def amounts_in(symbol: str) -> Iterator[None]:
+    """Write every amount formatted inside the block with ``symbol``."""
+    token = _CURRENCY_SYMBOL.set(symbol)
+    try:
+        yield
+    finally:
+        _CURRENCY_SYMBOL.reset(token)
 
 
 def _is_missing(value: Any) -> bool:
@@ -28,6 +56,25 @@ def number(value: Any, digits: int = 0) -> str:
     return f"{float(value):,.{digits}f}"
 
 
+def rounded(value: Any) -> str:
+    """A value already rounded for print (the results' ``rounded`` numbers) as stored: thousands
+    separators, no trailing zeros: ``1234.5`` -> ``1,234.5``, ``12.0`` -> ``12``, ``0.25`` -> ``0.25``."""
+    if _is_missing(value):
+        return MISSING
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.10f}".rstrip("0").rstrip(".")
+
+
+def rounded_currency(value: Any, symbol: str | None = None) -> str:
+    """An amount already rounded for print, as stored: ``1234.5`` -> ``$1,234.5``; negative ->
+    ``-$5``; ``symbol`` defaults to :func:`currency_symbol`."""
+    if _is_missing(value):
+        return MISSING
+    sign = "-" if float(value) < 0 else ""
+    return f"{sign}{currency_symbol() if symbol is None else symbol}{rounded(abs(value))}"
+
+
 def compact(value: Any) -> str:
     """Large numbers short: ``1234`` -> ``1.2k``, ``2500000`` -> ``2.5M``."""
     if _is_missing(value):
@@ -39,16 +86,17 @@ def compact(value: Any) -> str:
     return f"{v:,.0f}"
 
 
-def currency(value: Any, symbol: str = "$", digits: int = 0) -> str:
-    """``1234.5`` -> ``$1,235``; negative -> ``-$1,235``."""
+def currency(value: Any, symbol: str | None = None, digits: int = 0) -> str:
+    """``1234.5`` -> ``$1,235``; negative -> ``-$1,235``; ``symbol`` defaults to
+    :func:`currency_symbol`."""
     if _is_missing(value):
         return MISSING
     v = float(value)
     sign = "-" if v < 0 else ""
-    return f"{sign}{symbol}{abs(v):,.{digits}f}"
+    return f"{sign}{currency_symbol() if symbol is None else symbol}{abs(v):,.{digits}f}"
 
 
-def signed_currency(value: Any, symbol: str = "$", digits: int = 0) -> str:
+def signed_currency(value: Any, symbol: str | None = None, digits: int = 0) -> str:
     """A contribution in money with its sign: ``+$49``, ``-$85``."""
     text = currency(value, symbol, digits)
     return f"+{text}" if not _is_missing(value) and float(value) > 0 else text
@@ -120,7 +168,7 @@ def significance(p: Any, alpha: float = 0.05) -> str:
     return "statistically significant" if float(p) < alpha else "not statistically significant"
 
 
-FILTERS = {"number": number, "compact": compact, "currency": currency, "signed_currency": signed_currency,
-           "percent": percent,
+FILTERS = {"number": number, "rounded": rounded, "rounded_currency": rounded_currency, "compact": compact,
+           "currency": currency, "signed_currency": signed_currency, "percent": percent,
            "delta": delta, "plural": plural, "date": date, "month": month, "pvalue": pvalue,
            "significance": significance}

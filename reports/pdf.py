@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from segment_report.pipeline.io.store import RunResults, atomic_write_bytes
 from segment_report.reports.env import render, template_file
+from segment_report.reports.narrative import Sentence, of_kind
 from segment_report.reports.views import (changes_view, data_quality_view, drivers_view, geography_view, persona_views,
                            personas_table, site_view)
 
@@ -64,19 +65,19 @@ def first_page(views: dict[str, Any], figures: dict[str, Path]) -> Markup:
     driver in one sentence and the state map."""
     return Markup(render("pdf/_first_page.html", ch=views["changes"],
                          persona_table=personas_table(views["personas"]) if views["personas"] else None,
-                         driver_sentence=next((t for t in views["drivers"]["narratives"] if "driver of" in t), ""),
-                         geo_sentence=_where_sentence(views["geo"]["narrative"]),
+                         driver_sentence=next((s.text for s in of_kind(views["drivers"]["sentences"], "driver")), ""),
+                         geo_sentence=_where_sentence(views["geo"]["sentences"]),
                          map=_uri(figures.get("states_map"))))
 
 
-def _where_sentence(narrative: list[str]) -> str:
+def _where_sentence(sentences: list[Sentence]) -> str:
     """Page 1's geography sentence(s): significant clusters if any, else the no-hotspot or the
-    highest/lowest sentence (all from the stage's narrative)."""
-    for key in ("cluster:", "hotspot", "highest"):
-        picked = [t for t in narrative if key in t]
+    highest/lowest sentence, else the first (chosen by finding kind)."""
+    for kind in ("spatial_cluster", "no_hotspot", "highest_lowest"):
+        picked = of_kind(sentences, kind)
         if picked:
-            return " ".join(picked[:2])
-    return narrative[0] if narrative else ""
+            return " ".join(s.text for s in picked[:2])
+    return sentences[0].text if sentences else ""
 
 
 def render_executive_pdf(results: RunResults, out_path: Path, figures: dict[str, Path] | None = None) -> Path:

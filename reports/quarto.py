@@ -38,7 +38,7 @@ EMBEDDING_ALT = "Customers on the 2-D UMAP map, coloured by persona"
 RUN_FILES = (
     ("data/segments.csv", "customer_id → segment, for CRM activation"),
     ("results/segments.json", "persona profiles and stability"),
-    ("results/drivers.json", "value model, SHAP tables, narratives"),
+    ("results/drivers.json", "value model, SHAP tables, findings"),
     ("results/states.json", "per-state statistics"),
     ("results/changes.json", "headline numbers, change since last month and the persona migration matrix"),
     ("results/gates.json", "quality gates and whether the run passed"),

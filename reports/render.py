@@ -12,6 +12,7 @@ from pathlib import Path
 from segment_report.pipeline.errors import ConfigError
 from segment_report.pipeline.log import logger
 from segment_report.pipeline.io.store import RunResults, load_results
+from segment_report.reports import formatting as fmt
 
 FORMATS = ("html", "pdf", "quarto")
 
@@ -28,8 +29,14 @@ def parse_formats(text: str | tuple[str, ...]) -> tuple[str, ...]:
 
 
 def render_run(run: Path | RunResults, formats: tuple[str, ...] = FORMATS) -> list[Path]:
-    """Render the requested formats for a run folder and return the files written."""
+    """Render the requested formats for a run folder and return the files written; every
+    amount is written with the run's currency symbol (``drivers.currency_symbol``)."""
     results = run if isinstance(run, RunResults) else load_results(Path(run))
+    with fmt.amounts_in(fmt.run_currency_symbol(results)):
+        return _render(results, formats)
+
+
+def _render(results: RunResults, formats: tuple[str, ...]) -> list[Path]:
     root = results.folder.root
     written: list[Path] = []
     from segment_report.reports.figures import draw_all

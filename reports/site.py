@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from segment_report.pipeline.io.store import RunResults, atomic_write_bytes, built_aside
 from segment_report.reports.env import render, template_file
+from segment_report.reports.narrative import of_kind
 from segment_report.reports.views import (changes_view, data_quality_view, drivers_view, geography_view,
                            methodology_view, persona_views, personas_table, segments_summary, site_view)
 
@@ -38,7 +39,7 @@ def _figure(figures: dict[str, Path], name: str, caption: str) -> list[dict[str,
 
 def driver_figures(figures: dict[str, Path], drivers: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
     """The drivers page's figures by section; dependence plots in rank order with readable labels."""
-    from segment_report.pipeline.drivers import feature_label
+    from segment_report.pipeline.stages.drivers import feature_label
     from segment_report.reports.drivers_figures import figure_slug
 
     dependence = []
@@ -60,14 +61,16 @@ def driver_figures(figures: dict[str, Path], drivers: dict[str, Any]) -> dict[st
 
 
 def key_insights(drivers: dict[str, Any], geo: dict[str, Any], personas: list[dict[str, Any]]) -> list[str]:
-    """A few sentences for the overview, all taken from the stage narratives."""
+    """A few sentences for the overview: the largest persona by spend, then the top drivers and
+    the spatial clusters, picked from the findings' sentences by kind."""
     lines = []
     if personas:
         biggest = max(personas, key=lambda p: p["spend_share_value"] or 0)
         lines.append(f"The largest share of spend comes from {biggest['name']} ({biggest['spend_share']} of spend, "
                      f"{biggest['share']} of customers).")
-    lines += [t for t in drivers.get("narratives", []) if "driver of" in t][:2]
-    lines += [t for t in geo.get("narrative", []) if "cluster" in t.lower()][:2]
+    lines += [s.text for s in of_kind(drivers.get("sentences", []), "driver")][:2]
+    lines += [s.text for s in of_kind(geo.get("sentences", []), "spatial_autocorrelation",
+                                      "spatial_cluster")][:2]
     return lines
 
 
@@ -98,7 +101,7 @@ def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> 
     downloads = [
         {"href": "../data/segments.csv", "text": "segments.csv", "note": "customer_id → segment, for CRM activation"},
         {"href": "../results/segments.json", "text": "segments.json", "note": "persona profiles and stability"},
-        {"href": "../results/drivers.json", "text": "drivers.json", "note": "value model, SHAP tables, narratives"},
+        {"href": "../results/drivers.json", "text": "drivers.json", "note": "value model, SHAP tables, findings"},
         {"href": "../results/states.json", "text": "states.json", "note": "per-state statistics"},
         {"href": "../results/changes.json", "text": "changes.json",
          "note": "headline numbers, change since last month and the persona migration matrix"},

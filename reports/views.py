@@ -12,6 +12,8 @@ from typing import Any
 
 from segment_report.pipeline.io.store import RunResults
 from segment_report.reports import formatting as fmt
+from segment_report.reports.narrative import drivers_sentences, geography_sentences, of_kind
+from segment_report.reports.narrative.drivers import leakage_reason, shap_error_bound
 
 
 @dataclass(frozen=True)
@@ -288,9 +290,10 @@ def model_cards(results: RunResults) -> list[Table]:
             ("Held-out quality", f"R² {fmt.number(m.get('r2_test'), 2)}, mean absolute error "
                                  f"{fmt.currency(m.get('mae_test'))} (predicting the mean: {fmt.currency(m.get('mae_baseline'))})"),
             ("Customers", f"{fmt.number(m.get('n_train'))} to train, {fmt.number(m.get('n_test'))} to test"),
-            ("Left out (leakage)", "; ".join(x["reason"] for x in (drivers.get("leakage") or {}).get("excluded", []))
+            ("Left out (leakage)", "; ".join(leakage_reason(drivers, x)
+                                             for x in (drivers.get("leakage") or {}).get("excluded", []))
              or "nothing"),
-            ("SHAP", (sampling.get("error_bound") or {}).get("statement", sampling.get("method", ""))),
+            ("SHAP", shap_error_bound(drivers) if sampling.get("error_bound") else sampling.get("method", "")),
             ("SHAP additivity", "holds (max error {:.1e})".format(sampling["additivity"]["max_abs_error"])
              if (sampling.get("additivity") or {}).get("holds") else ""),
         ]))
@@ -312,7 +315,7 @@ def slugify(text: str) -> str:
 
 
 def _feature_label(name: str) -> str:
-    from segment_report.pipeline.drivers import feature_label
+    from segment_report.pipeline.stages.drivers import feature_label
 
     return feature_label(name)
 
@@ -451,9 +454,11 @@ def personas_table(personas: list[dict[str, Any]]) -> Table:
 # --------------------------------------------------------------------------- drivers
 
 def drivers_view(drivers: dict[str, Any] | None) -> dict[str, Any]:
-    """Narratives, model quality, importance table and leakage notes of the value model."""
+    """Sentences (written from the findings), model quality, importance table and leakage notes
+    of the value model."""
     if not drivers:
-        return {"available": False, "narratives": [], "notes": []}
+        return {"available": False, "narratives": [], "sentences": [], "notes": []}
+    sentences = drivers_sentences(drivers)
     model = drivers.get("model") or {}
     rows = tuple(Row((str(g["rank"]), g["label"], fmt.percent(g.get("share"), 1),
                       fmt.currency(g.get("effect")) if g.get("effect") is not None else fmt.MISSING,
@@ -462,11 +467,11 @@ def drivers_view(drivers: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "available": drivers.get("status") == "ok",
         "status": drivers.get("status"),
-        "narratives": [n["text"] for n in drivers.get("narratives", [])],
-        "overall": [n["text"] for n in drivers.get("narratives", [])
-                    if not n.get("id", "").startswith(("segment_", "membership_"))],
-        "per_segment": [n["text"] for n in drivers.get("narratives", []) if n.get("id", "").startswith("segment_")],
-        "membership": [n["text"] for n in drivers.get("narratives", []) if n.get("id", "").startswith("membership_")],
+        "sentences": sentences,
+        "narratives": [s.text for s in sentences],
+        "overall": [s.text for s in sentences if s.kind not in ("segment_driver", "membership")],
+        "per_segment": [s.text for s in of_kind(sentences, "segment_driver")],
+        "membership": [s.text for s in of_kind(sentences, "membership")],
         "r2": fmt.number(model.get("r2_test"), 2),
         "mae": fmt.currency(model.get("mae_test")),
         "n_train": fmt.number(model.get("n_train")),
@@ -494,9 +499,10 @@ def _driver_groups_table(groups: list[dict[str, Any]]) -> Table | None:
 # --------------------------------------------------------------------------- geography
 
 def geography_view(states: dict[str, Any] | None) -> dict[str, Any]:
-    """State table with intervals, spatial statistics and the narrative."""
+    """State table with intervals, spatial statistics and the sentences written from the findings."""
     if not states:
-        return {"available": False, "narrative": []}
+        return {"available": False, "narrative": [], "sentences": []}
+    sentences = geography_sentences(states)
     rows = []
     for st in sorted(states["states"], key=lambda s: (s["rank"] is None, s["rank"] or 0, s["name"])):
         if not st["customers"]:
@@ -510,7 +516,8 @@ def geography_view(states: dict[str, Any] | None) -> dict[str, Any]:
     spatial = states.get("spatial", {})
     return {
         "available": True,
-        "narrative": states.get("narrative", []),
+        "sentences": sentences,
+        "narrative": [s.text for s in sentences],
         "table": Table("Sentiment by state (states with customers; those with too little data are marked)",
                        ("State", "Customers", "Reviewers", "Mean", "95% interval", "Shrunk estimate",
                         "Spatial cluster", "Rank"), tuple(rows),

@@ -1,4 +1,5 @@
-"""Drivers stage: leakage guard, SHAP, narratives and figures on tiny planted tables."""
+"""Drivers stage: leakage guard, SHAP, findings (and the sentences written from them) and figures
+on tiny planted tables."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pandas as pd
 import pytest
 
 from segment_report.pipeline.config import DriversConfig
-from segment_report.pipeline.drivers import (DriversResult, explain_drivers, numbers_in_text, resolve_pointer,
-                              round_sig)
+from segment_report.pipeline.stages.drivers import DriversResult, explain_drivers, round_sig
+from segment_report.pipeline.stages.findings import resolve_pointer
+from segment_report.reports.narrative import drivers_sentences, numbers_in_text
 from segment_report.pipeline.errors import ConfigError
 
 FAST = dict(n_estimators=40, shap_sample_size=300, bootstrap_reps=50, leakage_sample_size=2000,
@@ -77,18 +79,27 @@ def planted() -> DriversResult:
     return explain_drivers(make_customers(), DriversConfig(**FAST), seed=7)
 
 
-def _check_narratives(report: dict) -> None:
-    assert report["narratives"], "every outcome has at least one sentence"
-    for sentence in report["narratives"]:
-        printed = numbers_in_text(sentence["text"], sentence["labels"])
-        stored = [float(v) for v in sentence["numbers"].values()]
+def _check_narratives(report: dict) -> list:
+    """Every finding's sentence prints only the finding's numbers, and each of those is the value
+    its source pointer reads in the report; returns the sentences."""
+    assert report["findings"], "every outcome has at least one finding"
+    sentences = drivers_sentences(report)
+    assert [s.id for s in sentences] == [f["id"] for f in report["findings"]]
+    for sentence in sentences:
+        printed = numbers_in_text(sentence.text, sentence.labels)
+        stored = [float(v) for v in sentence.numbers.values()]
         for value in printed:
             assert any(math.isclose(value, s, rel_tol=1e-12, abs_tol=1e-12) for s in stored), \
                 (value, sentence)
-        for key, value in sentence["numbers"].items():
-            assert resolve_pointer(report, sentence["sources"][key]) == value, (key, sentence)
-        assert "cause" not in sentence["text"].replace("not proof of cause", "")
-        assert "causes" not in sentence["text"] and "leads to" not in sentence["text"]
+        for key, value in sentence.numbers.items():
+            assert resolve_pointer(report, sentence.sources[key]) == value, (key, sentence)
+        assert "cause" not in sentence.text.replace("not proof of cause", "")
+        assert "causes" not in sentence.text and "leads to" not in sentence.text
+    return sentences
+
+
+def _texts(report: dict) -> dict[str, str]:
+    return {s.id: s.text for s in drivers_sentences(report)}
 
 
 def test_leakage_guard_excludes_planted_leaks(planted):
@@ -159,12 +170,14 @@ def test_shap_frame_additivity_and_weights(planted):
 def test_narrative_numbers_equal_report_numbers(planted):
     report = planted.report
     _check_narratives(report)
-    ids = [s["id"] for s in report["narratives"]]
+    ids = [f["id"] for f in report["findings"]]
+    assert "narratives" not in report
     assert "model" in ids and "driver_positive_prob" in ids
     assert any(i.startswith("leakage_") for i in ids)
     assert any(i.startswith("segment_") for i in ids) and any(i.startswith("membership_")
                                                              for i in ids)
-    sentence = next(s for s in report["narratives"] if s["id"] == "driver_positive_prob")
+    sentence = next(f for f in report["findings"] if f["id"] == "driver_positive_prob")
+    assert sentence["kind"] == "driver"
     g = next(g for g in report["global_importance"] if g["feature"] == "positive_prob")
     # re-derive the printed effect from the saved SHAP frame
     frame = planted.shap
@@ -174,7 +187,7 @@ def test_narrative_numbers_equal_report_numbers(planted):
     low = ops[g["low_op"]](x, g["low_threshold"])
     effect = np.average(s[high], weights=w[high]) - np.average(s[low], weights=w[low])
     assert round_sig(abs(effect)) == sentence["numbers"]["effect"]
-    assert "more" in sentence["text"]
+    assert "more" in _texts(report)["driver_positive_prob"]
     json.dumps(report)  # JSON-serialisable as it is
 
 
@@ -213,26 +226,26 @@ def test_no_segment_columns_and_no_sentiment():
     assert not any("positive_prob" in f for f in report["features"]["used"])
     assert "segment_id" not in result.shap.columns
     assert report["sentiment_coverage"] is None
-    assert not any(n["id"] == "sentiment_coverage" for n in report["narratives"])
+    assert not any(f["kind"] == "sentiment_coverage" for f in report["findings"])
     _check_narratives(report)
 
 
 def test_sentiment_coverage_caveat_only_when_sentiment_is_thinly_measured(planted):
     """~90 % of the planted customers have a sentiment, from a median of 2 reviews: the
-    narrative says how many, and that the measured link is diluted."""
+    sentence says how many, and that the measured link is diluted."""
     cov = planted.report["sentiment_coverage"]
     df = make_customers()
     known = ~df["sentiment_missing"]
     assert cov["n_with_sentiment"] == known.sum() and cov["n_customers"] == len(df)
     assert cov["median_reviews"] == df.loc[known, "review_count"].median()
-    text = next(n["text"] for n in planted.report["narratives"] if n["id"] == "sentiment_coverage")
+    text = _texts(planted.report)["sentiment_coverage"]
     assert f"{known.sum()} of {len(df)} customers" in text and "weaker than it is" in text
     # every customer measured, from at least three reviews each: nothing to warn about
     df["sentiment_missing"] = False
     df["review_count"] = 3
     report = explain_drivers(df, DriversConfig(**FAST), seed=7).report
     assert report["sentiment_coverage"]["share"] == 1.0
-    assert not any(n["id"] == "sentiment_coverage" for n in report["narratives"])
+    assert not any(f["kind"] == "sentiment_coverage" for f in report["findings"])
 
 
 def test_constant_target():
@@ -241,7 +254,8 @@ def test_constant_target():
     result = explain_drivers(df, DriversConfig(**FAST), seed=1)
     assert result.report["status"] == "constant_target"
     assert result.report["model"] is None and result.shap.empty
-    assert "nothing to explain" in result.report["narratives"][0]["text"]
+    assert [f["kind"] for f in result.report["findings"]] == ["constant_target"]
+    assert "nothing to explain" in drivers_sentences(result.report)[0].text
     _check_narratives(result.report)
 
 
@@ -249,7 +263,8 @@ def test_very_few_customers():
     df = make_customers(n=20)
     result = explain_drivers(df, DriversConfig(**FAST), seed=1)
     assert result.report["status"] == "too_few_customers"
-    assert "Only 20 customers" in result.report["narratives"][0]["text"]
+    assert [f["kind"] for f in result.report["findings"]] == ["too_few_customers"]
+    assert "Only 20 customers" in drivers_sentences(result.report)[0].text
     _check_narratives(result.report)
 
 
@@ -296,7 +311,7 @@ def test_figures_without_model(tmp_path):
 
 
 def test_save_and_load_round_trip(planted, tmp_path):
-    from segment_report.pipeline.drivers import load_drivers, save_drivers
+    from segment_report.pipeline.stages.drivers import load_drivers, save_drivers
 
     paths = save_drivers(planted, tmp_path / "results")
     assert [p.name for p in paths] == ["drivers.json", "shap_values.parquet"]
@@ -349,8 +364,8 @@ def test_generated_data_planted_drivers_with_perfectly_measured_sentiment(tmp_pa
                                                          "shap_sample_size": 600}),
                              seed=1).report
     _check_planted(tmp_path, report)
-    # category shares are narrated as percentages ("58% or more"), their numbers checked above
-    shares = [n["text"] for n in report["narratives"] if n["id"].startswith("driver_cat_share_")]
+    # category shares are written as percentages ("58% or more"), their numbers checked above
+    shares = [t for i, t in _texts(report).items() if i.startswith("driver_cat_share_")]
     assert shares and all(re.search(r"at or above \d+(\.\d+)?% ", t) for t in shares), shares
 
 
@@ -376,3 +391,29 @@ def test_generated_data_planted_drivers_through_the_shipped_sentiment_model(tmp_
     assert rows["category_mix"]["recovered_rank"] == rows["category_mix"]["planted_rank"] == 1
     sentiment = rows["review_sentiment"]
     assert sentiment["mean_abs_shap"] < sentiment["planted_mean_abs_effect"]
+
+def test_one_currency_symbol_for_every_amount(planted):
+    """Sentences and view amounts take the symbol in force (a run's drivers.currency_symbol)."""
+    from segment_report.reports import formatting as fmt
+    from segment_report.reports.views import drivers_view
+
+    with fmt.amounts_in("€"):
+        texts = [s.text for s in drivers_sentences(planted.report)]
+        view = drivers_view(planted.report)
+    assert any("€" in t for t in texts) and not any("$" in t for t in texts)
+    assert view["mae"].startswith("€")
+    assert fmt.run_currency_symbol(type("R", (), {"manifest": {"config": {"drivers": {
+        "currency_symbol": "£"}}}})()) == "£"
+    assert fmt.currency_symbol() == "$"
+
+
+def test_leakage_reasons_written_from_the_entries(planted):
+    """The methodology's leakage notes come from the entries' data, not from stage prose."""
+    from segment_report.reports.narrative.drivers import leakage_reason
+
+    excluded = planted.report["leakage"]["excluded"]
+    assert not any("reason" in e for e in excluded)
+    reasons = {e["feature"]: leakage_reason(planted.report, e) for e in excluded}
+    assert reasons["spend_check"].startswith("spend_check alone rebuilds monetary (score ")
+    assert reasons["avg_order_value"].startswith("the product of ")
+    assert reasons["avg_order_value"].endswith("; avg_order_value left out, frequency kept")

@@ -45,7 +45,8 @@ def _evil(value: object, payload: str = PAYLOAD) -> str:
 
 
 def _map_labels(obj: object, names: dict[str, str]) -> object:
-    """drivers.json / states.json: payload into every display label, narrative and persona name."""
+    """drivers.json / states.json: payload into every display label and persona name (the
+    sentences written from the findings insert them)."""
     if isinstance(obj, dict):
         out = {}
         for key, value in obj.items():
@@ -55,8 +56,6 @@ def _map_labels(obj: object, names: dict[str, str]) -> object:
                 out[key] = {k: _evil(v) for k, v in value.items()}
             elif key in ("segment_name", "name") and isinstance(value, str) and value in names:
                 out[key] = names[value]
-            elif key == "narrative" and isinstance(value, list):
-                out[key] = [_evil(v) if isinstance(v, str) else _map_labels(v, names) for v in value]
             else:
                 out[key] = _map_labels(value, names)
         return out

@@ -1,4 +1,5 @@
-"""Geography stage: per-state statistics, shrinkage, Moran's I / LISA, narratives, geometry."""
+"""Geography stage: per-state statistics, shrinkage, Moran's I / LISA, findings (and the sentences
+written from them), geometry."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from scipy import stats
 
 from segment_report.pipeline.config import GeographyConfig, load_config
 from segment_report.pipeline.errors import ConfigError, InputDataError
-from segment_report.pipeline.geography import (analyse_geography, benjamini_hochberg, load_geography,
+from segment_report.pipeline.stages.geography import (analyse_geography, benjamini_hochberg, load_geography,
                                 local_moran_pvalues, save_geography)
 from segment_report.pipeline.geometry import load_regions, load_us_states
+from segment_report.pipeline.stages.findings import resolve_pointer
 from segment_report.pipeline.states import STATE_CODES
+from segment_report.reports.narrative import geography_sentences, numbers_in_text
 
 HIGH = ("CO", "UT", "WY")
 LOW = ("GA", "SC", "NC")
@@ -68,6 +71,24 @@ def result(planted):
     return analyse_geography(planted, None, CFG, seed=7)
 
 
+def _texts(report: dict) -> list[str]:
+    return [s.text for s in geography_sentences(report)]
+
+
+def _check_findings(report: dict) -> None:
+    """Every number a sentence prints is one of its finding's numbers (as printed, to 2
+    decimals), and each of those is the value its source pointer reads in the report."""
+    assert "narrative" not in report
+    for sentence in geography_sentences(report):
+        stored = [float(v) for v in sentence.numbers.values()]
+        for value in numbers_in_text(sentence.text, sentence.labels):
+            # an interval "0.62-0.65" reads as 0.62 and -0.65
+            assert any(min(abs(value - s), abs(-value - s)) <= 0.005 + 1e-12 for s in stored), \
+                (value, sentence)
+        for key, value in sentence.numbers.items():
+            assert resolve_pointer(report, sentence.sources[key]) == value, (key, sentence)
+
+
 def by_code(report: dict) -> dict[str, dict]:
     return {s["code"]: s for s in report["states"]}
 
@@ -99,7 +120,9 @@ def test_planted_clusters_found_tiny_state_never_flagged(result):
     assert vt["customers"] == 6 and vt["insufficient_data"] and vt["rank"] is None
     assert vt["lisa_class"] == "not significant" and not vt["lisa_tested"]
     assert result.report["spatial"]["moran_significant"]
-    assert any("High-sentiment cluster" in s for s in result.report["narrative"])
+    assert any("High-sentiment cluster" in s for s in _texts(result.report))
+    high = next(f for f in result.report["findings"] if f["kind"] == "spatial_cluster")
+    assert high["refs"] == {"direction": "high", "codes": list(HIGH)}
 
 
 def test_shrinkage_moves_small_states_most(result):
@@ -145,8 +168,9 @@ def test_unknown_and_non_us_rows_counted_not_mapped(planted):
                    "non_us": 2, "unknown_state": 3}
     base = by_code(analyse_geography(planted, None, CFG, seed=1).report)["OH"]["customers"]
     assert by_code(report)["OH"]["customers"] == base + 4
-    assert "2 are outside the US" in report["narrative"][0]
-    assert "3 have no recognisable state" in report["narrative"][0]
+    assert "2 are outside the US" in _texts(report)[0]
+    assert "3 have no recognisable state" in _texts(report)[0]
+    _check_findings(report)
 
 
 def test_single_state_does_not_crash():
@@ -160,7 +184,9 @@ def test_single_state_does_not_crash():
     assert report["spatial"]["skipped_reason"] is not None
     assert report["spatial"]["moran_i"] is None
     assert not any(report["hotspots"].values())
-    assert any("No spatial clustering test was run" in s for s in report["narrative"])
+    assert "spatial_test_skipped" in [f["kind"] for f in report["findings"]]
+    assert any("No spatial clustering test was run" in s for s in _texts(report))
+    _check_findings(report)
 
 
 def test_no_customer_with_reviews():
@@ -171,6 +197,8 @@ def test_no_customer_with_reviews():
     assert report["national"]["mean_positive_prob"] is None
     assert all(s["insufficient_data"] for s in report["states"])
     json.dumps(report, allow_nan=False)
+    assert [f["kind"] for f in report["findings"]] == ["coverage", "no_scored_reviews"]
+    _check_findings(report)
 
 
 def test_no_planted_effect_says_nothing_is_significant():
@@ -178,7 +206,18 @@ def test_no_planted_effect_says_nothing_is_significant():
     report = analyse_geography(df, None, CFG, seed=11).report
     assert report["hotspots"] == {"high": [], "low": [], "outliers_high_among_low": [],
                                   "outliers_low_among_high": []}
-    assert any("No state is a significant local hotspot" in s for s in report["narrative"])
+    assert "no_hotspot" in [f["kind"] for f in report["findings"]]
+    assert any("No state is a significant local hotspot" in s for s in _texts(report))
+    _check_findings(report)
+
+
+def test_sentence_numbers_equal_report_numbers(result):
+    """The planted run has every kind of finding but the skipped test and no hotspot: each
+    sentence prints only its finding's numbers, and those trace to the report."""
+    kinds = [f["kind"] for f in result.report["findings"]]
+    assert kinds[:3] == ["coverage", "national_mean", "spatial_autocorrelation"]
+    assert {"spatial_cluster", "highest_lowest", "insufficient_regions"} <= set(kinds)
+    _check_findings(result.report)
 
 
 def test_reviews_table_counts_reviews_per_state(planted):
@@ -298,6 +337,8 @@ def test_custom_geojson_maps_non_us_customers(tmp_path):
     assert by_code(report)["Quebec"]["customers"] == int((region == " QUEBEC ").sum())
     assert report["geometry"] == {"source": str(geojson), "key_column": "PRENAME", "is_us": False,
                                   "name_column": None}
+    assert all("region" in t and " state" not in t for t in _texts(report)[:1])
+    _check_findings(report)
 
 
 def test_custom_geojson_config_errors(tmp_path):

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from segment_report.pipeline.config import GeographyConfig
-from segment_report.pipeline.geography import analyse_geography
+from segment_report.pipeline.stages.geography import analyse_geography
 from segment_report.reports.maps import (OFFLINE_GEO_ASSETS_JS, build_interactive_map, draw_static_map,
                           interactive_map_html)
 from tests.test_geography import HIGH, LOW, TINY, _grid_geojson, planted_customers

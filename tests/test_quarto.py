@@ -1,6 +1,6 @@
 """The Quarto website project (``<run>/quarto/``) on a real run: structure, navigation, front
 matter, figures, and that every page converts with Pandoc (a stand-in for the Quarto CLI) with
-the persona names and narratives in the output."""
+the persona names and the sentences written from the findings in the output."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import yaml
 from segment_report.pipeline.io.store import load_results
 from segment_report.reports.quarto import render_quarto
 from segment_report.reports.render import render_run
+from segment_report.reports.narrative import drivers_sentences, geography_sentences
 from tests.conftest import demo_run_dir
 
 PANDOC = shutil.which("pandoc")
@@ -145,10 +146,10 @@ def test_pages_convert_with_pandoc_and_show_the_content(run):
         page = persona_pages[name]
         assert visible_text(seg["description"]) in page, seg["name"]
         assert "Suggested actions" in page and "What they say" in page
-    for narrative in results.drivers["narratives"]:
-        assert visible_text(narrative["text"]) in out["drivers.qmd"], narrative["text"]
-    for line in results.states["narrative"]:
-        assert visible_text(line) in out["geography.qmd"], line
+    for sentence in drivers_sentences(results.drivers):
+        assert visible_text(sentence.text) in out["drivers.qmd"], sentence.text
+    for sentence in geography_sentences(results.states):
+        assert visible_text(sentence.text) in out["geography.qmd"], sentence.text
     changes = results.changes
     assert "What changed since September 2026" in out["index.qmd"] and changes["previous_period"] == "2026-09"
     assert "Sentiment model" in out["methodology.qmd"] and "Quality gates" in out["methodology.qmd"]

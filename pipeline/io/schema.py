@@ -193,6 +193,17 @@ class SegmentsDoc(Document):
     segments: list[Segment]
 
 
+class Finding(Record):
+    """What a stage's results say, as data (``segment_report.pipeline.stages.findings``): the
+    reports choose findings by ``kind`` and put them into words."""
+
+    id: str
+    kind: str
+    numbers: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    refs: dict[str, Any] = {}
+
+
 class DriverImportance(Record):
     feature: str
     label: str
@@ -209,6 +220,7 @@ class DriversDoc(Document):
 
     model_config = ConfigDict(extra="allow", frozen=True)
     FILE: ClassVar[str] = "results/drivers.json"
+    SCHEMA_VERSION: ClassVar[int] = 2  # 2: findings replace the stage's sentences (narratives)
     status: str
     target: str
     n_customers: int
@@ -216,6 +228,7 @@ class DriversDoc(Document):
     global_importance: list[DriverImportance] = []
     group_importance: list[dict[str, Any]] = []
     segments: list[dict[str, Any]] = []
+    findings: list[Finding] = []
 
 
 class StateRow(Record):
@@ -237,12 +250,14 @@ class StatesDoc(Document):
 
     model_config = ConfigDict(extra="allow", frozen=True)
     FILE: ClassVar[str] = "results/states.json"
+    SCHEMA_VERSION: ClassVar[int] = 2  # 2: findings replace the stage's sentences (narrative)
     value_column: str
     min_customers: int
     coverage: dict[str, Any]
     national: dict[str, Any]
     spatial: dict[str, Any]
     states: list[StateRow]
+    findings: list[Finding] = []
 
 
 class KpiChange(Record):

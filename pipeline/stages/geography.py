@@ -42,9 +42,9 @@ from segment_report.pipeline.config import GeographyConfig
 from segment_report.pipeline.errors import InputDataError
 from segment_report.pipeline.geometry import Regions, load_regions, match_key
 from segment_report.pipeline.log import logger
+from segment_report.pipeline.stages.findings import add_finding
 from segment_report.pipeline.states import to_code
 
-SCHEMA_VERSION = 1
 LISA_CLASSES = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
 NOT_SIGNIFICANT = "not significant"
 MULTIPLE_TESTING = "Benjamini-Hochberg false discovery rate"
@@ -337,7 +337,7 @@ def _spatial(values: pd.Series, testable: pd.Series, own_diff: pd.Series, own_p:
 
 def analyse_geography(customers: pd.DataFrame, reviews: pd.DataFrame | None, cfg: GeographyConfig,
                       seed: int, regions: Regions | None = None) -> GeographyResult:
-    """Per-state sentiment, shrinkage, Moran's I / LISA and narrative sentences.
+    """Per-state sentiment, shrinkage, Moran's I / LISA and findings.
 
     Args:
         customers: the customer feature table (``customer_id``, ``state`` or
@@ -356,7 +356,8 @@ def analyse_geography(customers: pd.DataFrame, reviews: pd.DataFrame | None, cfg
         states + DC with the built-in map, including those with no customers), ``national``,
         ``coverage`` (mapped, non-US and unknown-state customers), ``shrinkage``, ``spatial``
         (Moran's I, LISA settings, the multiple-testing treatment), ``hotspots``,
-        ``insufficient`` and ``narrative``.
+        ``insufficient``, ``n_ranked``, ``n_insufficient`` and ``findings`` (see
+        :func:`build_findings`).
 
     Raises:
         InputDataError: the customer table lacks ``customer_id`` or the sentiment column.
@@ -519,7 +520,6 @@ def analyse_geography(customers: pd.DataFrame, reviews: pd.DataFrame | None, cfg
         "outliers_low_among_high": [c for c in all_codes if table.at[c, "lisa_class"] == "LH"],
     }
     report: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
         "geometry": {"source": regions.source, "key_column": regions.key_column,
                      "is_us": regions.is_us,
                      "name_column": None if regions.is_us else cfg.name_column},
@@ -536,8 +536,10 @@ def analyse_geography(customers: pd.DataFrame, reviews: pd.DataFrame | None, cfg
         "states": region_rows,
         "hotspots": hotspots,
         "insufficient": [c for c in all_codes if table.at[c, "insufficient_data"]],
+        "n_ranked": int(table["rank"].notna().sum()),
     }
-    report["narrative"] = build_narrative(report)
+    report["n_insufficient"] = len(report["insufficient"])
+    build_findings(report)
     return GeographyResult(report=report, states=table)
 
 
@@ -564,87 +566,84 @@ def _segment_mix(customers: pd.DataFrame, codes: pd.Series, mapped: np.ndarray,
     return out
 
 
-# --------------------------------------------------------------------------- narrative
+# --------------------------------------------------------------------------- findings
 
-def _p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
-def _names(report: dict[str, Any], codes: list[str]) -> str:
-    by_code = {r["code"]: r for r in report["states"]}
-    items = [f"{by_code[c]['name']} ({by_code[c]['shrunk_positive_prob']:.2f})" for c in codes]
-    if len(items) <= 2:
-        return " and ".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+FINDING_KINDS = ("coverage", "no_scored_reviews", "national_mean", "spatial_test_skipped",
+                 "spatial_autocorrelation", "no_spatial_pattern", "spatial_cluster",
+                 "spatial_outlier", "no_hotspot", "highest_lowest", "insufficient_regions")
 
 
-def build_narrative(report: dict[str, Any]) -> list[str]:
-    """Plain sentences stating what the geography numbers show, and only that.
+def build_findings(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the geography numbers show, and only that, as findings (see
+    ``segment_report.pipeline.stages.findings``); ``segment_report.reports.narrative`` writes
+    the sentences.
 
     Args:
-        report: the ``states.json`` dict built by :func:`analyse_geography`.
+        report: the ``states.json`` dict built by :func:`analyse_geography` (its ``findings``
+            list is filled).
 
     Returns:
-        A list of sentences (coverage, national level, global clustering, local clusters,
-        extremes among states with enough data, insufficient-data states).
+        The findings, in reading order: ``coverage``; then ``no_scored_reviews``, or
+        ``national_mean``; ``spatial_test_skipped``, ``spatial_autocorrelation`` or
+        ``no_spatial_pattern``; ``spatial_cluster`` (refs: direction high/low, region codes),
+        ``spatial_outlier`` (refs: direction high_among_low/low_among_high, codes) or
+        ``no_hotspot``; ``highest_lowest`` (refs: top, bottom) among regions with enough data;
+        ``insufficient_regions``.
     """
-    cov, nat, sp = report["coverage"], report["national"], report["spatial"]
-    unit = "state" if report["geometry"]["is_us"] else "region"
-    out: list[str] = []
-    parts = [f"{cov['customers_mapped']:,} of {cov['customers_total']:,} customers are mapped to a {unit}"]
-    extra = []
-    if cov["non_us"]:
-        extra.append(f"{cov['non_us']:,} are outside the US")
-    if cov["unknown_state"]:
-        extra.append(f"{cov['unknown_state']:,} have no recognisable {unit}")
-    out.append(parts[0] + ("; " + " and ".join(extra) if extra else "") + ".")
+    report["findings"] = []
+    index = {r["code"]: i for i, r in enumerate(report["states"])}
+    sp = report["spatial"]
+
+    def shrunk(codes: list[str]) -> dict[str, str]:
+        return {f"shrunk_{c}": f"/states/{index[c]}/shrunk_positive_prob" for c in codes}
+
+    cov = {k: f"/coverage/{k}" for k in ("customers_mapped", "customers_total", "non_us",
+                                         "unknown_state")}
+    add_finding(report, "coverage", "coverage", cov)
+    nat = report["national"]
     if nat["mean_positive_prob"] is None:
-        out.append(f"No mapped customer has a scored review, so sentiment cannot be compared by {unit}.")
-        return out
-    ci = (f" (95% interval {nat['ci_low']:.2f}-{nat['ci_high']:.2f})"
-          if nat["ci_low"] is not None else "")
-    out.append(f"Across {nat['reviewers']:,} customers with reviews, the mean positive-sentiment "
-               f"score is {nat['mean_positive_prob']:.2f}{ci}.")
-    alpha = sp["alpha"]
+        add_finding(report, "no_scored_reviews", "no_scored_reviews")
+        return report["findings"]
+    src = {"reviewers": "/national/reviewers", "mean": "/national/mean_positive_prob"}
+    if nat["ci_low"] is not None:
+        src.update(ci_low="/national/ci_low", ci_high="/national/ci_high")
+    add_finding(report, "national_mean", "national_mean", src)
+    moran = {"moran_i": "/spatial/moran_i", "moran_p": "/spatial/moran_p"}
     if sp["skipped_reason"]:
-        out.append(f"No spatial clustering test was run: {sp['skipped_reason']}.")
+        add_finding(report, "spatial_test", "spatial_test_skipped")
     elif sp["moran_significant"]:
-        out.append(f"Sentiment is spatially clustered: neighbouring {unit}s tend to be alike "
-                   f"(Moran's I {sp['moran_i']:.2f}, permutation {_p(sp['moran_p'])}).")
+        add_finding(report, "spatial_test", "spatial_autocorrelation", moran)
     else:
-        out.append(f"There is no significant overall spatial pattern (Moran's I {sp['moran_i']:.2f}, "
-                   f"permutation {_p(sp['moran_p'])}, threshold {alpha}).")
+        add_finding(report, "spatial_test", "no_spatial_pattern", {**moran, "alpha": "/spatial/alpha"})
     hs = report["hotspots"]
     if not sp["skipped_reason"]:
-        tested = sp["tested_regions"]
-        if hs["high"]:
-            out.append(f"High-sentiment cluster: {_names(report, hs['high'])}, significant after "
-                       f"{MULTIPLE_TESTING} correction across {tested} tested {unit}s.")
-        if hs["low"]:
-            out.append(f"Low-sentiment cluster: {_names(report, hs['low'])}, significant after "
-                       f"{MULTIPLE_TESTING} correction across {tested} tested {unit}s.")
-        if hs["outliers_high_among_low"]:
-            out.append(f"Above-average {unit}s surrounded by low-sentiment neighbours: "
-                       f"{_names(report, hs['outliers_high_among_low'])}.")
-        if hs["outliers_low_among_high"]:
-            out.append(f"Below-average {unit}s surrounded by high-sentiment neighbours: "
-                       f"{_names(report, hs['outliers_low_among_high'])}.")
+        tested = {"tested": "/spatial/tested_regions"}
+        for direction in ("high", "low"):
+            if hs[direction]:
+                add_finding(report, f"cluster_{direction}", "spatial_cluster",
+                            {**shrunk(hs[direction]), **tested},
+                            {"direction": direction, "codes": hs[direction]})
+        for key, direction in (("outliers_high_among_low", "high_among_low"),
+                               ("outliers_low_among_high", "low_among_high")):
+            if hs[key]:
+                add_finding(report, f"outliers_{direction}", "spatial_outlier", shrunk(hs[key]),
+                            {"direction": direction, "codes": hs[key]})
         if not any(hs.values()):
-            out.append(f"No {unit} is a significant local hotspot or coldspot after "
-                       f"{MULTIPLE_TESTING} correction across {tested} tested {unit}s; "
-                       f"differences between {unit}s may be noise.")
+            add_finding(report, "no_hotspot", "no_hotspot", tested)
     ranked = sorted((r for r in report["states"] if r["rank"] is not None), key=lambda r: r["rank"])
     if len(ranked) >= 2:
-        top, bottom = ranked[0], ranked[-1]
-        out.append(f"Among {len(ranked)} {unit}s with enough data, the highest shrunk estimate is "
-                   f"{top['name']} ({top['shrunk_positive_prob']:.2f}, {top['customers']:,} customers) "
-                   f"and the lowest {bottom['name']} ({bottom['shrunk_positive_prob']:.2f}, "
-                   f"{bottom['customers']:,} customers).")
-    n_insufficient = len(report["insufficient"])
-    if n_insufficient:
-        out.append(f"{n_insufficient} {unit}{'s have' if n_insufficient != 1 else ' has'} fewer than "
-                   f"{report['min_customers']} customers or no reviews: shown in grey and not ranked.")
-    return out
+        top, bottom = index[ranked[0]["code"]], index[ranked[-1]["code"]]
+        add_finding(report, "highest_lowest", "highest_lowest",
+                    {"n_ranked": "/n_ranked",
+                     "top": f"/states/{top}/shrunk_positive_prob",
+                     "top_customers": f"/states/{top}/customers",
+                     "bottom": f"/states/{bottom}/shrunk_positive_prob",
+                     "bottom_customers": f"/states/{bottom}/customers"},
+                    {"top": ranked[0]["code"], "bottom": ranked[-1]["code"]})
+    if report["insufficient"]:
+        add_finding(report, "insufficient", "insufficient_regions",
+                    {"n_insufficient": "/n_insufficient", "min_customers": "/min_customers"})
+    return report["findings"]
 
 
 # --------------------------------------------------------------------------- I/O
