@@ -97,8 +97,8 @@ def generated_customers(n_transactions: int, seed: int, rating_sentiment: bool,
     from pathlib import Path
 
     from segment_report.pipeline.config import load_config
-    from segment_report.pipeline.features import build_customer_features, resolve_window
-    from segment_report.pipeline.ingest import ingest
+    from segment_report.pipeline.stages.features import build_customer_features, resolve_window
+    from segment_report.pipeline.stages.ingest.stage import ingest
     from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset
 
     with tempfile.TemporaryDirectory() as tmp:

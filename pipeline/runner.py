@@ -23,15 +23,15 @@ import pandas as pd
 
 from segment_report.pipeline.config import Config, config_to_dict, load_config
 from segment_report.pipeline.errors import QualityGateError, SegmentReportError
-from segment_report.pipeline.features import build_customer_features, resolve_window
-from segment_report.pipeline.ingest import IngestResult, ingest
+from segment_report.pipeline.stages.features import build_customer_features, resolve_window
+from segment_report.pipeline.stages.ingest.stage import IngestResult, ingest
 from segment_report.pipeline.io.publish import (RunLock, Terminated, publish, recover, remove_if_empty,
                                                 staging_dir, terminate_on_signals)
 from segment_report.pipeline.io.store import (RunFolder, library_versions, load_previous_run,
                                               previous_run_dir, read_json, save_artefacts, write_csv,
                                               write_json)
 from segment_report.pipeline.log import logger
-from segment_report.pipeline.readers import file_sha256
+from segment_report.pipeline.stages.ingest.readers import file_sha256
 
 Artefacts = dict[str, Any]
 
@@ -314,7 +314,7 @@ def _fingerprint(run: _Run) -> str:
 
 def _model_digest(spec: str) -> str:
     """What the sentiment model's weights are, so a new model is not taken for up to date."""
-    from segment_report.pipeline.readers import file_sha256
+    from segment_report.pipeline.stages.ingest.readers import file_sha256
     from segment_report.pipeline.sentiment import SHIPPED_MODEL_DIR
 
     folder = SHIPPED_MODEL_DIR if spec.strip().lower() in ("default", "shipped") else Path(spec).expanduser()
@@ -356,7 +356,7 @@ def run_pipeline(cfg: Config, force: bool = False, email: bool = False,
             and not e-mailed.
         DeliveryError: the e-mail could not be sent (exit 4).
     """
-    from segment_report.pipeline.readers import file_sha256
+    from segment_report.pipeline.stages.ingest.readers import file_sha256
 
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()

@@ -1471,8 +1471,8 @@ def generated_customers(data_dir: Path, truth_columns: dict[str, str]
     -> customer-table name). Returns the customer table, the reviews of its customers and the
     end of the analysed window."""
     from segment_report.pipeline.config import load_config
-    from segment_report.pipeline.features import build_customer_features, resolve_window
-    from segment_report.pipeline.ingest import ingest
+    from segment_report.pipeline.stages.features import build_customer_features, resolve_window
+    from segment_report.pipeline.stages.ingest.stage import ingest
 
     cfg = load_config(data_dir / "segment-report.yaml")
     ing = ingest(cfg.input, cfg.privacy)

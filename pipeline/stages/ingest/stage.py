@@ -27,8 +27,8 @@ from pandera.errors import SchemaErrors
 
 from segment_report.pipeline.config import InputConfig, PrivacyConfig
 from segment_report.pipeline.errors import InputDataError
-from segment_report.pipeline.privacy import PII_FIELDS, hash_ids, resolve_salt, scrub_texts
-from segment_report.pipeline.readers import RawTable, read_raw_table
+from segment_report.pipeline.stages.ingest.privacy import PII_FIELDS, hash_ids, resolve_salt, scrub_texts
+from segment_report.pipeline.stages.ingest.readers import RawTable, read_raw_table
 from segment_report.pipeline.states import CODE_TO_NAME, normalise_states
 
 # --------------------------------------------------------------------------- reasons
