@@ -63,7 +63,7 @@ def _features(cfg: Config, transactions: pd.DataFrame, customer_records: pd.Data
 
 def _sentiment(cfg: Config, customers: pd.DataFrame, reviews: pd.DataFrame, window: Any,
                score_cache: Any, data_quality: dict[str, Any]) -> Artefacts:
-    from segment_report.pipeline.sentiment import run_sentiment_stage
+    from segment_report.pipeline.stages.sentiment.stage import run_sentiment_stage
 
     result = run_sentiment_stage(reviews, customers["customer_id"], window.end, cfg.sentiment,
                                  score_cache.folder, cfg.seed, refresh=score_cache.refresh)
@@ -315,7 +315,7 @@ def _fingerprint(run: _Run) -> str:
 def _model_digest(spec: str) -> str:
     """What the sentiment model's weights are, so a new model is not taken for up to date."""
     from segment_report.pipeline.stages.ingest.readers import file_sha256
-    from segment_report.pipeline.sentiment import SHIPPED_MODEL_DIR
+    from segment_report.pipeline.stages.sentiment.model import SHIPPED_MODEL_DIR
 
     folder = SHIPPED_MODEL_DIR if spec.strip().lower() in ("default", "shipped") else Path(spec).expanduser()
     if not folder.is_dir():

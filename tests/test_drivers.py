@@ -362,7 +362,7 @@ def test_generated_data_planted_drivers_through_the_shipped_sentiment_model(tmp_
     than planted: the model reads it from one review text for about half of the customers
     (attenuation, see benchmarks/RESULTS.md)."""
     from segment_report.pipeline.config import SentimentConfig
-    from segment_report.pipeline.sentiment import run_sentiment_stage
+    from segment_report.pipeline.stages.sentiment.stage import run_sentiment_stage
 
     customers, reviews, _, end = _generated(tmp_path, 12000, seed=5)
     sent = run_sentiment_stage(reviews, customers["customer_id"], end, SentimentConfig(), None,

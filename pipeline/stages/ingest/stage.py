@@ -464,7 +464,7 @@ def _reviews_from_rows(rows: pd.DataFrame, text_col: str, rating_col: str | None
     text = clean_text(rows[text_col]) if text_col in rows.columns else pd.Series(
         pd.NA, index=rows.index, dtype=STR)
     if "title" in rows.columns:  # a review title is scored (and quoted) with its text
-        from segment_report.pipeline.sentiment import review_texts
+        from segment_report.pipeline.stages.sentiment.text import review_texts
 
         both = pd.DataFrame({"title": clean_text(rows["title"]), "text": text})
         text = pd.Series(review_texts(both, "text", "title"), index=rows.index, dtype=STR)
