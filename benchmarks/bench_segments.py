@@ -143,7 +143,7 @@ def main() -> None:
     from sklearn.metrics import adjusted_rand_score
 
     from segment_report.pipeline.config import SegmentsConfig
-    from segment_report.pipeline.segments import segment_customers
+    from segment_report.pipeline.stages.segments.stage import segment_customers
     import umap  # noqa: F401  (import + numba load counted separately)
     import hdbscan  # noqa: F401
     t_import = time.perf_counter() - t0

@@ -75,7 +75,7 @@ def _sentiment(cfg: Config, customers: pd.DataFrame, reviews: pd.DataFrame, wind
 
 
 def _segments(cfg: Config, customers: pd.DataFrame, previous_segment_model: Any) -> Artefacts:
-    from segment_report.pipeline.segments import segment_customers
+    from segment_report.pipeline.stages.segments.stage import segment_customers
 
     previous, reuse = previous_segment_model
     result = segment_customers(customers, cfg.segments, cfg.seed, previous=previous, reuse=reuse)
@@ -142,7 +142,7 @@ def _previous_segment_model(cfg: Config, label: str, force: bool) -> tuple[Any, 
     """The model to assign with: ``--reuse-model``, else last month's run's when
     ``segments.reuse_previous`` (refitting with ``--force``). Without reuse, last month's model
     still carries segment ids and names over."""
-    from segment_report.pipeline.segments import SegmentModel
+    from segment_report.pipeline.stages.segments.stage import SegmentModel
 
     if cfg.segments.reuse_model is not None:
         return SegmentModel.load(Path(cfg.segments.reuse_model) / "model" / "segments"), True

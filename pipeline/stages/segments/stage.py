@@ -1132,7 +1132,7 @@ def _finish(customers: pd.DataFrame, assignments: pd.DataFrame, model: SegmentMo
             stab_overall: dict[str, Any], stab_per: dict[int, dict[str, Any]], t0: float,
             previous: SegmentModel | None = None, seg: Segmenter | None = None) -> SegmentResult:
     """Profiles, names, descriptions, stability and carry-over flags -> SegmentResult."""
-    from segment_report.pipeline import personas
+    from segment_report.pipeline.stages.segments import personas
 
     seg_ids = assignments["segment_id"].to_numpy()
     profiles = personas.profile_segments(customers, seg_ids, model.transformer.columns_)

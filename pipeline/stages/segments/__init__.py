@@ -1,0 +1,1 @@
+"""The segments stage: features -> UMAP + HDBSCAN -> personas."""
