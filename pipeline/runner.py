@@ -142,7 +142,7 @@ def _previous_segment_model(cfg: Config, label: str, force: bool) -> tuple[Any, 
     """The model to assign with: ``--reuse-model``, else last month's run's when
     ``segments.reuse_previous`` (refitting with ``--force``). Without reuse, last month's model
     still carries segment ids and names over."""
-    from segment_report.pipeline.stages.segments.stage import SegmentModel
+    from segment_report.pipeline.stages.segments.model import SegmentModel
 
     if cfg.segments.reuse_model is not None:
         return SegmentModel.load(Path(cfg.segments.reuse_model) / "model" / "segments"), True

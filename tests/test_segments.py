@@ -16,10 +16,10 @@ from sklearn.metrics import adjusted_rand_score
 
 from segment_report.pipeline.config import SegmentsConfig
 from segment_report.pipeline.errors import ConfigError, InputDataError
-from segment_report.pipeline.stages.segments.stage import match_previous
-from segment_report.pipeline.stages.segments.stage import FeatureTransformer
-from segment_report.pipeline.stages.segments.stage import SegmentModel
-from segment_report.pipeline.stages.segments.stage import confidence_level
+from segment_report.pipeline.stages.segments.carry_over import match_previous
+from segment_report.pipeline.stages.segments.features import FeatureTransformer
+from segment_report.pipeline.stages.segments.model import SegmentModel
+from segment_report.pipeline.stages.segments.stability import confidence_level
 from segment_report.pipeline.stages.segments.stage import segment_customers
 
 CATS = ("books", "clothing", "electronics", "home_decor")

@@ -26,6 +26,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from segment_report.pipeline.config import InputConfig, PrivacyConfig
+from segment_report.pipeline.constants import INCOME_BAND_EDGES, INCOME_BANDS
 from segment_report.pipeline.errors import InputDataError
 from segment_report.pipeline.stages.ingest.privacy import PII_FIELDS, hash_ids, resolve_salt, scrub_texts
 from segment_report.pipeline.stages.ingest.readers import RawTable, read_raw_table
@@ -63,8 +64,6 @@ _GENDERS = {"f": "female", "female": "female", "woman": "female", "w": "female",
             "m": "male", "male": "male", "man": "male"}
 _INCOME_BANDS = {"low": "low", "l": "low", "medium": "medium", "mid": "medium", "middle": "medium",
                  "m": "medium", "high": "high", "h": "high"}
-# Numeric incomes are banded at these annual amounts (documented in the README).
-INCOME_BAND_EDGES = (40_000.0, 100_000.0)
 
 
 @dataclass
@@ -214,7 +213,7 @@ def normalise_income(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     present = text.notna().sum()
     if present and numbers.notna().sum() >= 0.5 * present:
         bands = pd.cut(numbers, [-np.inf, *INCOME_BAND_EDGES, np.inf], right=False,
-                       labels=["low", "medium", "high"]).astype(STR)
+                       labels=list(INCOME_BANDS)).astype(STR)
         return numbers, bands
     bands = per_unique(text, lambda u: u.str.lower().map(_INCOME_BANDS).astype(STR))
     return pd.Series(np.nan, index=values.index, dtype="float64"), bands
