@@ -9,7 +9,7 @@ Usage::
 (positive_prob = latent sentiment + noise), then times ``analyse_geography`` + the static map
 (SVG + PNG) + the interactive map (figure + HTML) in this process, imports included.
 
-``recovery`` runs the generator (pipeline/synthetic.py) for each seed, scores every review with
+``recovery`` runs the generator (pipeline/synthetic/) for each seed, scores every review with
 VADER (compound score mapped to [0, 1]; a real, noisy sentiment model, much faster than the
 project's transformer), aggregates per customer and checks the hotspots against
 ``ground_truth.json`` (``--scorer rating`` uses the star ratings instead: a perfect

@@ -309,7 +309,8 @@ def _generated(tmp_path, n_transactions: int, seed: int):
     """Generated data through ingest and features; the planted persona stands in for the
     segment (the segments stage does not change global importance). Returns the customer
     table, the run's reviews, the per-customer truth and the end of the window."""
-    from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset, generated_customers
+    from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset
+    from segment_report.pipeline.synthetic.evaluation import generated_customers
 
     generate_dataset(GenerateConfig(n_transactions=n_transactions, seed=seed), tmp_path)
     customers, reviews, end = generated_customers(tmp_path, {"persona_id": "segment_id"})
@@ -324,7 +325,7 @@ def _check_planted(tmp_path, report, groups: list[str] | None = None) -> dict[st
     """Every planted driver the model sees is found (not within noise) with its planted
     direction, and ranks as planted among ``groups`` (default: all); returns the comparison
     rows by driver group."""
-    from segment_report.pipeline.synthetic import compare_planted_drivers
+    from segment_report.pipeline.synthetic.evaluation import compare_planted_drivers
 
     truth = json.loads((tmp_path / "ground_truth.json").read_text())
     rows = compare_planted_drivers(truth, report)
