@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+import types
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -20,6 +23,8 @@ MODEL_FILE = "segment_model.joblib"
 MODEL_META = "segment_model.json"
 NOISE_ID = -1
 NOISE_NAME = "Unassigned"
+# Models saved before the segments stage became a package name their classes by this module.
+_OLD_MODULE = "segment_report.pipeline.segments"
 
 
 @dataclass
@@ -79,7 +84,8 @@ class SegmentModel:
                                  expected=f"{MODEL_FILE} written by a previous run (model/segments/)",
                                  fix="point --reuse-model at a previous run folder that finished")
         try:
-            model = joblib.load(path)
+            with _old_module_alias():
+                model = joblib.load(path)
         except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same thing
             raise InputDataError(f"the saved segment model cannot be read ({exc})", file=str(path),
                                  expected="a model saved by this version of segment-report",
@@ -111,6 +117,21 @@ class SegmentModel:
         return assignment_frame(customers["customer_id"], labels, strength, noise, emb2,
                                  self.label_to_id, self.names), notes
 
+
+
+@contextmanager
+def _old_module_alias() -> Iterator[None]:
+    """Let a model pickled under the old module path load as the classes it was split into."""
+    if _OLD_MODULE in sys.modules:
+        yield
+        return
+    old = types.ModuleType(_OLD_MODULE)
+    old.FeatureTransformer, old.Segmenter, old.SegmentModel = FeatureTransformer, Segmenter, SegmentModel
+    sys.modules[_OLD_MODULE] = old
+    try:
+        yield
+    finally:
+        del sys.modules[_OLD_MODULE]
 
 
 def assignment_frame(customer_id: pd.Series, labels: np.ndarray, strength: np.ndarray,
