@@ -38,7 +38,8 @@ def main() -> None:
     from segment_report.pipeline.config import load_config
     from segment_report.pipeline.log import setup_logging
     from segment_report.pipeline.runner import run_pipeline
-    from segment_report.pipeline.synthetic import GenerateConfig, compare_planted_drivers, generate_dataset
+    from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset
+    from segment_report.pipeline.synthetic.evaluation import compare_planted_drivers
 
     setup_logging(quiet=True)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
@@ -88,7 +89,7 @@ def _stage_with_perfect_sentiment(cfg, data_dir: Path, seed: int) -> dict:
     is the planted satisfaction (what a perfect sentiment model would give) and the segment is
     the planted persona."""
     from segment_report.pipeline.stages.drivers import explain_drivers
-    from segment_report.pipeline.synthetic import generated_customers
+    from segment_report.pipeline.synthetic.evaluation import generated_customers
 
     customers, _, _ = generated_customers(data_dir, {"persona_id": "segment_id",
                                                      "satisfaction": "positive_prob"})

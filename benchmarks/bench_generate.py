@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from segment_report.pipeline.synthetic import CATEGORIES, GenerateConfig, generate_dataset, generate_frames
+from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset, generate_frames
+from segment_report.pipeline.synthetic.catalogue import CATEGORIES
 
 
 def customer_features(frames: dict[str, pd.DataFrame], end_date: str) -> pd.DataFrame:

@@ -9,7 +9,7 @@ Usage::
 (positive_prob = latent sentiment + noise), then times ``analyse_geography`` + the static map
 (SVG + PNG) + the interactive map (figure + HTML) in this process, imports included.
 
-``recovery`` runs the generator (pipeline/synthetic.py) for each seed, scores every review with
+``recovery`` runs the generator (pipeline/synthetic/) for each seed, scores every review with
 VADER (compound score mapped to [0, 1]; a real, noisy sentiment model, much faster than the
 project's transformer), aggregates per customer and checks the hotspots against
 ``ground_truth.json`` (``--scorer rating`` uses the star ratings instead: a perfect
@@ -119,14 +119,15 @@ def rating_scores(reviews: pd.DataFrame) -> pd.Series:
 
 
 class ModelScorer:
-    """The project's own sentiment model (pipeline/sentiment.py), with a score cache shared by
+    """The project's own sentiment model (pipeline/stages/sentiment/), with a score cache shared by
     the seeds (the generator reuses its bank of real review texts)."""
 
     def __init__(self, cache_dir: Path) -> None:
         from segment_report.pipeline.config import SentimentConfig
-        from segment_report.pipeline.sentiment import SentimentScorer
+        from segment_report.pipeline.stages.sentiment.cache import ScoreCache
+        from segment_report.pipeline.stages.sentiment.scorer import SentimentScorer
 
-        self.scorer = SentimentScorer(SentimentConfig(), cache_dir=cache_dir, device="cpu")
+        self.scorer = SentimentScorer(SentimentConfig(), ScoreCache(cache_dir), device="cpu")
 
     def __call__(self, reviews: pd.DataFrame) -> pd.Series:
         scores, _, _ = self.scorer.score(reviews["text"].tolist(), progress=None)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from segment_report.pipeline.config import load_config
-from segment_report.pipeline.ingest import ingest
+from segment_report.pipeline.stages.ingest.stage import ingest
 from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset
 
 

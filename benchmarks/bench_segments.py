@@ -97,8 +97,8 @@ def generated_customers(n_transactions: int, seed: int, rating_sentiment: bool,
     from pathlib import Path
 
     from segment_report.pipeline.config import load_config
-    from segment_report.pipeline.features import build_customer_features, resolve_window
-    from segment_report.pipeline.ingest import ingest
+    from segment_report.pipeline.stages.features import build_customer_features, resolve_window
+    from segment_report.pipeline.stages.ingest.stage import ingest
     from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,7 +143,7 @@ def main() -> None:
     from sklearn.metrics import adjusted_rand_score
 
     from segment_report.pipeline.config import SegmentsConfig
-    from segment_report.pipeline.segments import segment_customers
+    from segment_report.pipeline.stages.segments.stage import segment_customers
     import umap  # noqa: F401  (import + numba load counted separately)
     import hdbscan  # noqa: F401
     t_import = time.perf_counter() - t0

@@ -3,7 +3,7 @@
 Prints, on the real clothing reviews (held-out test split of the shipped model):
 
 1. reviews/s and macro-F1 (ratings 1-2 vs 4-5) of (a) ``transformers.pipeline("text-classification")``
-   with default settings and (b) our :class:`~segment_report.pipeline.sentiment.SentimentScorer`, same merged
+   with default settings and (b) our :class:`~segment_report.pipeline.stages.sentiment.scorer.SentimentScorer`, same merged
    model, same process, on the same sample; (b) with int8 dynamic quantisation too;
 2. a cached re-run of (b) on the same reviews;
 3. shipped model vs VADER on the whole held-out test split (binary and 3-class).
@@ -30,9 +30,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from segment_report.pipeline.config import SentimentConfig  # noqa: E402
-from segment_report.pipeline.sentiment import SentimentScorer, evaluate_labels  # noqa: E402
-from segment_report.pipeline.sentiment_train import (TrainConfig, prepare_training_frame,  # noqa: E402
-                                      split_indices)
+from segment_report.pipeline.stages.sentiment.evaluate import evaluate_labels  # noqa: E402
+from segment_report.pipeline.stages.sentiment.cache import ScoreCache  # noqa: E402
+from segment_report.pipeline.stages.sentiment.scorer import SentimentScorer  # noqa: E402
+from segment_report.pipeline.stages.sentiment.train import TrainConfig, prepare_training_frame, split_indices
 
 # The clothing reviews CSV: --csv, else $SEGMENT_REPORT_CLOTHING_CSV (no default path: data lives outside the project).
 DEFAULT_CSV = Path(os.environ["SEGMENT_REPORT_CLOTHING_CSV"]) if os.environ.get("SEGMENT_REPORT_CLOTHING_CSV") else None
@@ -91,7 +92,7 @@ def speed(args: argparse.Namespace, texts: list[str], truth: pd.Series, out: dic
     from transformers import pipeline
 
     cache = Path(tempfile.mkdtemp())
-    ours = SentimentScorer(SentimentConfig(threads=args.threads), cache)
+    ours = SentimentScorer(SentimentConfig(threads=args.threads), ScoreCache(cache))
 
     # (a) plain pipeline, default settings, on the same merged model in full precision (what a
     # user who loads the model with transformers gets; our default may use bf16 or int8)
@@ -127,7 +128,7 @@ def speed(args: argparse.Namespace, texts: list[str], truth: pd.Series, out: dic
           f"F1 change {100 * (m_ours['macro_f1'] - m_pipe['macro_f1']):+.2f} points")
     print(f"    cached re-run: {t_cached:.3f} s ({len(texts) / t_cached:,.0f} reviews/s) -> "
           f"{t_ours / t_cached:.0f}x faster than the first run")
-    ours.close()
+    ours.cache.close()
 
     for name, cfg in (*((f"precision {p}", SentimentConfig(threads=args.threads, precision=p))
                         for p in ("fp32", "bf16", "int8")),
@@ -176,7 +177,7 @@ def full_split(args: argparse.Namespace, test: pd.DataFrame, out: dict) -> None:
         full = {}
         models = ("default", "vader")
         if args.shipped_from_card:
-            from segment_report.pipeline.sentiment import SHIPPED_MODEL_DIR
+            from segment_report.pipeline.stages.sentiment.model import SHIPPED_MODEL_DIR
 
             card = json.loads((SHIPPED_MODEL_DIR / "model_card.json").read_text())
             m = card["metrics"]["test_split"]

@@ -23,7 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_sentiment import DEFAULT_CSV, held_out_split  # noqa: E402
 
 from segment_report.pipeline.config import SentimentConfig  # noqa: E402
-from segment_report.pipeline.sentiment import SentimentScorer, evaluate_labels, review_texts  # noqa: E402
+from segment_report.pipeline.stages.sentiment.evaluate import evaluate_labels  # noqa: E402
+from segment_report.pipeline.stages.sentiment.scorer import SentimentScorer  # noqa: E402
+from segment_report.pipeline.stages.sentiment.text import review_texts  # noqa: E402
 
 
 def main() -> None:

@@ -46,7 +46,8 @@ def airline_set() -> pd.DataFrame:
 
 def clothing_set(csv: Path) -> pd.DataFrame:
     """The training command's held-out test split (ratings 1-2 vs 4-5), review text only."""
-    from segment_report.pipeline.sentiment_train import TrainConfig, prepare_training_frame, split_indices
+    from segment_report.pipeline.stages.sentiment.train import (TrainConfig, prepare_training_frame,
+                                                                split_indices)
 
     frame = prepare_training_frame(pd.read_csv(csv), "Review Text", "Rating", None, TrainConfig())
     _, _, test = split_indices(frame, TrainConfig())
@@ -55,7 +56,7 @@ def clothing_set(csv: Path) -> pd.DataFrame:
 
 
 def file_set(csv: Path, text_col: str, label_col: str) -> pd.DataFrame:
-    from segment_report.pipeline.sentiment import labels_from_column
+    from segment_report.pipeline.stages.sentiment.labels import labels_from_column
 
     df = pd.read_csv(csv)
     df = pd.DataFrame({"text": df[text_col], "label": labels_from_column(df[label_col])})
@@ -71,7 +72,7 @@ def evaluate(name: str, df: pd.DataFrame) -> None:
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
     from segment_report.pipeline.config import SentimentConfig
-    from segment_report.pipeline.sentiment import SentimentScorer
+    from segment_report.pipeline.stages.sentiment.scorer import SentimentScorer
 
     y = (df["label"] == "positive").to_numpy()
     print(f"\n{name}: {len(df):,} texts, {y.mean():.1%} positive")

@@ -288,7 +288,10 @@ def sentiment_score(file: Path, text_col: str, title_col: str | None, out_path: 
     nothing to score); label is negative / neutral / positive, or unscorable. A summary
     (label counts, reviews/s, text-quality counts) is printed to stdout.
     """
-    from segment_report.pipeline.sentiment import SentimentScorer, read_table, require_column, review_texts, write_table
+    from segment_report.pipeline.stages.sentiment.cache import score_cache
+    from segment_report.pipeline.stages.sentiment.files import read_table, require_column, write_table
+    from segment_report.pipeline.stages.sentiment.scorer import SentimentScorer
+    from segment_report.pipeline.stages.sentiment.text import review_texts
 
     cfg = _sentiment_cfg(config_path, model=model, batch_size=batch_size, max_length=max_length,
                          precision=precision, adapt_prior=adapt_prior, threads=threads)
@@ -296,11 +299,9 @@ def sentiment_score(file: Path, text_col: str, title_col: str | None, out_path: 
     require_column(df, text_col, "--text-col", file)
     if title_col:
         require_column(df, title_col, "--title-col", file)
-    scorer = SentimentScorer(cfg, cache_dir)
-    try:
+    with score_cache(cfg, cache_dir) as cache:
+        scorer = SentimentScorer(cfg, cache)
         scores, quality, stats = scorer.score(review_texts(df, text_col, title_col))
-    finally:
-        scorer.close()
     df = df.copy()
     df["positive_prob"] = scores["positive_prob"].to_numpy()
     df["label"] = scores["label"].to_numpy()
@@ -356,8 +357,9 @@ def sentiment_train(reviews: Path, text_col: str, rating_col: str, out_dir: Path
     class-balanced sample every epoch. OUT receives the LoRA adapter, model_card.json and
     MODEL_CARD.md with the test metrics; use it with sentiment.model: OUT.
     """
-    from segment_report.pipeline.sentiment import SHIPPED_MODEL_DIR, read_table
-    from segment_report.pipeline.sentiment_train import TrainConfig, train_sentiment_model
+    from segment_report.pipeline.stages.sentiment.files import read_table
+    from segment_report.pipeline.stages.sentiment.model import SHIPPED_MODEL_DIR
+    from segment_report.pipeline.stages.sentiment.train import TrainConfig, train_sentiment_model
 
     df = read_table(reviews)
     cfg = TrainConfig(epochs=epochs, seed=seed, threads=threads, max_length=max_length,
@@ -399,8 +401,12 @@ def sentiment_evaluate(file: Path, text_col: str, label_col: str, title_col: str
     Ratings map to labels with sentiment.negative_ratings / neutral_ratings / positive_ratings.
     Without a neutral class in the truth the prediction is binary (positive_prob >= 0.5).
     """
-    from segment_report.pipeline.sentiment import (SentimentScorer, evaluate_labels, labels_from_column,
-                                    read_table, require_column, review_texts)
+    from segment_report.pipeline.stages.sentiment.cache import score_cache
+    from segment_report.pipeline.stages.sentiment.evaluate import evaluate_labels
+    from segment_report.pipeline.stages.sentiment.files import read_table, require_column
+    from segment_report.pipeline.stages.sentiment.labels import labels_from_column
+    from segment_report.pipeline.stages.sentiment.scorer import SentimentScorer
+    from segment_report.pipeline.stages.sentiment.text import review_texts
 
     cfg = _sentiment_cfg(config_path, model=model, batch_size=batch_size, max_length=max_length,
                          precision=precision, adapt_prior=adapt_prior, threads=threads)
@@ -411,11 +417,9 @@ def sentiment_evaluate(file: Path, text_col: str, label_col: str, title_col: str
         require_column(df, title_col, "--title-col", file)
     true = labels_from_column(df[label_col], cfg)
     keep = true.notna().to_numpy()
-    scorer = SentimentScorer(cfg, cache_dir)
-    try:
+    with score_cache(cfg, cache_dir) as cache:
+        scorer = SentimentScorer(cfg, cache)
         scores, _, stats = scorer.score(review_texts(df.loc[keep], text_col, title_col))
-    finally:
-        scorer.close()
     m = evaluate_labels(true[keep].reset_index(drop=True), scores)
     click.echo(f"model {scorer.model_id}; {m['n']} labelled rows ({int((~keep).sum())} without a "
                f"usable label skipped, {m['unscorable']} unscorable texts); {m['mode']}")

@@ -23,15 +23,15 @@ import pandas as pd
 
 from segment_report.pipeline.config import Config, config_to_dict, load_config
 from segment_report.pipeline.errors import QualityGateError, SegmentReportError
-from segment_report.pipeline.features import build_customer_features, resolve_window
-from segment_report.pipeline.ingest import IngestResult, ingest
+from segment_report.pipeline.stages.features import build_customer_features, resolve_window
+from segment_report.pipeline.stages.ingest.stage import IngestResult, ingest
 from segment_report.pipeline.io.publish import (RunLock, Terminated, publish, recover, remove_if_empty,
                                                 staging_dir, terminate_on_signals)
 from segment_report.pipeline.io.store import (RunFolder, library_versions, load_previous_run,
                                               previous_run_dir, read_json, save_artefacts, write_csv,
                                               write_json)
 from segment_report.pipeline.log import logger
-from segment_report.pipeline.readers import file_sha256
+from segment_report.pipeline.stages.ingest.readers import file_sha256
 
 Artefacts = dict[str, Any]
 
@@ -63,7 +63,7 @@ def _features(cfg: Config, transactions: pd.DataFrame, customer_records: pd.Data
 
 def _sentiment(cfg: Config, customers: pd.DataFrame, reviews: pd.DataFrame, window: Any,
                score_cache: Any, data_quality: dict[str, Any]) -> Artefacts:
-    from segment_report.pipeline.sentiment import run_sentiment_stage
+    from segment_report.pipeline.stages.sentiment.stage import run_sentiment_stage
 
     result = run_sentiment_stage(reviews, customers["customer_id"], window.end, cfg.sentiment,
                                  score_cache.folder, cfg.seed, refresh=score_cache.refresh)
@@ -75,7 +75,7 @@ def _sentiment(cfg: Config, customers: pd.DataFrame, reviews: pd.DataFrame, wind
 
 
 def _segments(cfg: Config, customers: pd.DataFrame, previous_segment_model: Any) -> Artefacts:
-    from segment_report.pipeline.segments import segment_customers
+    from segment_report.pipeline.stages.segments.stage import segment_customers
 
     previous, reuse = previous_segment_model
     result = segment_customers(customers, cfg.segments, cfg.seed, previous=previous, reuse=reuse)
@@ -142,7 +142,7 @@ def _previous_segment_model(cfg: Config, label: str, force: bool) -> tuple[Any, 
     """The model to assign with: ``--reuse-model``, else last month's run's when
     ``segments.reuse_previous`` (refitting with ``--force``). Without reuse, last month's model
     still carries segment ids and names over."""
-    from segment_report.pipeline.segments import SegmentModel
+    from segment_report.pipeline.stages.segments.model import SegmentModel
 
     if cfg.segments.reuse_model is not None:
         return SegmentModel.load(Path(cfg.segments.reuse_model) / "model" / "segments"), True
@@ -314,8 +314,8 @@ def _fingerprint(run: _Run) -> str:
 
 def _model_digest(spec: str) -> str:
     """What the sentiment model's weights are, so a new model is not taken for up to date."""
-    from segment_report.pipeline.readers import file_sha256
-    from segment_report.pipeline.sentiment import SHIPPED_MODEL_DIR
+    from segment_report.pipeline.stages.ingest.readers import file_sha256
+    from segment_report.pipeline.stages.sentiment.model import SHIPPED_MODEL_DIR
 
     folder = SHIPPED_MODEL_DIR if spec.strip().lower() in ("default", "shipped") else Path(spec).expanduser()
     if not folder.is_dir():
@@ -356,7 +356,7 @@ def run_pipeline(cfg: Config, force: bool = False, email: bool = False,
             and not e-mailed.
         DeliveryError: the e-mail could not be sent (exit 4).
     """
-    from segment_report.pipeline.readers import file_sha256
+    from segment_report.pipeline.stages.ingest.readers import file_sha256
 
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()

@@ -29,18 +29,23 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from segment_report.pipeline.stages.segments.personas import SLIGHT_Z, TRAIT_Z
+from segment_report.pipeline.stages.segments.stability import CONFIDENCE_MEDIUM
 from segment_report.reports import formatting as fmt
 
 MAX_ACTIONS = 4
 
-SENTIMENT_Z = -0.5          # "more critical than average" in the persona wording
-RECENCY_Z = 0.5
+# The persona thresholds, so that an action and the persona's name and description agree:
+SENTIMENT_Z = -TRAIT_Z      # "critical" in the persona name
+RECENCY_Z = TRAIT_Z         # "lapsed" trait
 RECENCY_RATIO = 1.5
 SPEND_SHARE_MIN = 0.15
 SPEND_SHARE_RATIO = 1.25
-TRAIT_Z = 0.25              # frequency / order value: low or high against everyone
+# Frequency / order value count as low or high from the smallest difference a persona
+# description mentions ("slightly"), not only from a naming trait (TRAIT_Z): the actions pair
+# two such differences (rare orders of high value, frequent orders of low value).
+MENTION_Z = SLIGHT_Z
 DRIVER_MIN_SHARE = 0.05     # of the persona's mean predicted spend
-CONFIDENCE_MEDIUM = 0.60    # default when segments.json's summary carries no thresholds
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,7 @@ def _frequency(segment: dict[str, Any]) -> Action | None:
     a_med, a_pop, a_z = _feature(segment, "avg_order_value")
     if None in (f_med, f_pop, f_z, a_med, a_pop, a_z):
         return None
-    if not (f_med < f_pop and f_z <= -TRAIT_Z and a_med > a_pop and a_z >= TRAIT_Z):
+    if not (f_med < f_pop and f_z <= -MENTION_Z and a_med > a_pop and a_z >= MENTION_Z):
         return None
     return Action("Increase how often they buy: replenishment reminders and timed offers in their "
                   "categories.",
@@ -166,7 +171,7 @@ def _basket(segment: dict[str, Any]) -> Action | None:
     a_med, a_pop, a_z = _feature(segment, "avg_order_value")
     if None in (f_med, f_pop, f_z, a_med, a_pop, a_z):
         return None
-    if not (f_med > f_pop and f_z >= TRAIT_Z and a_med < a_pop and a_z <= -TRAIT_Z):
+    if not (f_med > f_pop and f_z >= MENTION_Z and a_med < a_pop and a_z <= -MENTION_Z):
         return None
     anchor, gap = _anchor_and_gap(segment)
     evidence = (f"Median order value {_money(a_med)} vs {_money(a_pop)} for all customers, at "
@@ -253,7 +258,7 @@ def _driver_category(segment: dict[str, Any], feature: str) -> dict[str, Any] | 
 def _provisional(segment: dict[str, Any], population: dict[str, Any] | None) -> Action | None:
     stab = segment.get("stability") or {}
     thresholds = ((population or {}).get("stability") or {}).get("thresholds") or {}
-    medium = _num(thresholds.get("medium")) or CONFIDENCE_MEDIUM
+    medium = _num(thresholds.get("medium")) or CONFIDENCE_MEDIUM  # when segments.json has no thresholds
     jaccard = _num(stab.get("jaccard_mean"))
     confidence = stab.get("confidence")
     if jaccard is None:

@@ -114,7 +114,7 @@ def _fast_tests_never_load_the_shipped_transformer(request):
     if "not slow" not in (request.config.getoption("markexpr") or ""):
         yield
         return
-    from segment_report.pipeline import sentiment
+    from segment_report.pipeline.stages.sentiment import scorer as sentiment
 
     load = sentiment.SentimentScorer._load_adapter
 

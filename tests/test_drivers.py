@@ -324,7 +324,8 @@ def _generated(tmp_path, n_transactions: int, seed: int):
     """Generated data through ingest and features; the planted persona stands in for the
     segment (the segments stage does not change global importance). Returns the customer
     table, the run's reviews, the per-customer truth and the end of the window."""
-    from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset, generated_customers
+    from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset
+    from segment_report.pipeline.synthetic.evaluation import generated_customers
 
     generate_dataset(GenerateConfig(n_transactions=n_transactions, seed=seed), tmp_path)
     customers, reviews, end = generated_customers(tmp_path, {"persona_id": "segment_id"})
@@ -339,7 +340,7 @@ def _check_planted(tmp_path, report, groups: list[str] | None = None) -> dict[st
     """Every planted driver the model sees is found (not within noise) with its planted
     direction, and ranks as planted among ``groups`` (default: all); returns the comparison
     rows by driver group."""
-    from segment_report.pipeline.synthetic import compare_planted_drivers
+    from segment_report.pipeline.synthetic.evaluation import compare_planted_drivers
 
     truth = json.loads((tmp_path / "ground_truth.json").read_text())
     rows = compare_planted_drivers(truth, report)
@@ -377,7 +378,7 @@ def test_generated_data_planted_drivers_through_the_shipped_sentiment_model(tmp_
     than planted: the model reads it from one review text for about half of the customers
     (attenuation, see benchmarks/RESULTS.md)."""
     from segment_report.pipeline.config import SentimentConfig
-    from segment_report.pipeline.sentiment import run_sentiment_stage
+    from segment_report.pipeline.stages.sentiment.stage import run_sentiment_stage
 
     customers, reviews, _, end = _generated(tmp_path, 12000, seed=5)
     sent = run_sentiment_stage(reviews, customers["customer_id"], end, SentimentConfig(), None,

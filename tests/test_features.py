@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from segment_report.pipeline.errors import InputDataError
-from segment_report.pipeline.features import build_customer_features, category_slug, resolve_window
+from segment_report.pipeline.stages.features import build_customer_features, category_slug, resolve_window
 
 
 def _dates(*values: str) -> pd.Series:

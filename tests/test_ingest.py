@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from segment_report.pipeline.config import load_config
-from segment_report.pipeline.ingest import (clean_text, ingest, normalise_country, normalise_customer_id,
+from segment_report.pipeline.stages.ingest.stage import (clean_text, ingest, normalise_country, normalise_customer_id,
                              normalise_gender, normalise_income, parse_dates, parse_number)
 from tests.conftest import retail_row, write_retail
 

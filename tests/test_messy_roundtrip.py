@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from segment_report.pipeline.config import load_config
-from segment_report.pipeline.ingest import ingest
+from segment_report.pipeline.stages.ingest.stage import ingest
 from tests.conftest import invoke
 
 REASON_OF = {"amount": "amount_not_a_number", "date": "date_unparseable",

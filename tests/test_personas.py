@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segment_report.pipeline.personas import describe_segment, name_segments, profile_segments
+from segment_report.pipeline.stages.segments.personas import describe_segment, name_segments, profile_segments
 
 
 @pytest.fixture()

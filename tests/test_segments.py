@@ -16,8 +16,11 @@ from sklearn.metrics import adjusted_rand_score
 
 from segment_report.pipeline.config import SegmentsConfig
 from segment_report.pipeline.errors import ConfigError, InputDataError
-from segment_report.pipeline.segments import (FeatureTransformer, SegmentModel, confidence_level, match_previous,
-                               segment_customers)
+from segment_report.pipeline.stages.segments.carry_over import match_previous
+from segment_report.pipeline.stages.segments.features import FeatureTransformer
+from segment_report.pipeline.stages.segments.model import SegmentModel
+from segment_report.pipeline.stages.segments.stability import confidence_level
+from segment_report.pipeline.stages.segments.stage import segment_customers
 
 CATS = ("books", "clothing", "electronics", "home_decor")
 # freq, recency, aov, items, tenure, category weights, positive_prob

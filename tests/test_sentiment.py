@@ -17,12 +17,17 @@ from click.testing import CliRunner
 from segment_report.pipeline.cli import cli
 from segment_report.pipeline.config import SentimentConfig, load_config
 from segment_report.pipeline.errors import ConfigError, InputDataError
-from segment_report.pipeline.sentiment import (SHIPPED_MODEL_DIR, UNSCORABLE, ScoreCache, SentimentScorer,
-                                aggregate_customers, band_labels, clean_text, evaluate_labels,
-                                label_values, labels_from_column, load_sentiment_result,
-                                run_sentiment_stage, save_sentiment_result)
-from segment_report.pipeline.sentiment_train import (TrainConfig, classification_metrics, rating_to_label,
-                                      split_indices, stratified_split, tune_neutral_band)
+from segment_report.pipeline.stages.sentiment.cache import ScoreCache, score_cache, text_hash
+from segment_report.pipeline.stages.sentiment.evaluate import classification_metrics, evaluate_labels
+from segment_report.pipeline.stages.sentiment.labels import (UNSCORABLE, band_labels, label_values,
+                                                             labels_from_column, rating_to_label)
+from segment_report.pipeline.stages.sentiment.model import SHIPPED_MODEL_DIR
+from segment_report.pipeline.stages.sentiment.scorer import SentimentScorer
+from segment_report.pipeline.stages.sentiment.stage import (aggregate_customers, load_sentiment_result,
+                                                            run_sentiment_stage, save_sentiment_result)
+from segment_report.pipeline.stages.sentiment.text import clean_text
+from segment_report.pipeline.stages.sentiment.train import (TrainConfig, split_indices, stratified_split,
+                                                            tune_neutral_band)
 
 POSITIVE = ["I love this dress, it is beautiful and fits perfectly.",
             "Great quality, wonderful colour, very happy with it!",
@@ -139,7 +144,7 @@ def test_clean_text_strips_html_and_cuts_very_long_text():
 # --------------------------------------------------------------------------- VADER scorer, cache
 
 def test_vader_scorer_scores_orders_and_counts(tmp_path):
-    scorer = SentimentScorer(SentimentConfig(model="vader"), tmp_path)
+    scorer = SentimentScorer(SentimentConfig(model="vader"))
     texts = POSITIVE + NEGATIVE + ["", "😍", None, POSITIVE[0], "word " * 10000]
     scores, quality, stats = scorer.score(texts, progress=None)
     p = scores["positive_prob"].to_numpy()
@@ -150,31 +155,30 @@ def test_vader_scorer_scores_orders_and_counts(tmp_path):
     assert quality["unscorable"] == 3 and quality["duplicate_texts"] == 1
     assert quality["empty"] == 1 and quality["no_letters"] == 1 and quality["missing_text"] == 1
     assert stats.unique_texts == 7 and stats.scored_now == 7 and stats.cached == 0
-    scorer.close()
 
 
 def test_cache_hits_misses_and_model_key(tmp_path):
     cfg = SentimentConfig(model="vader")
-    first = SentimentScorer(cfg, tmp_path)
-    s1, _, st1 = first.score(POSITIVE + NEGATIVE, progress=None)
-    first.close()
+    with score_cache(cfg, tmp_path) as cache:
+        first = SentimentScorer(cfg, cache)
+        s1, _, st1 = first.score(POSITIVE + NEGATIVE, progress=None)
     assert (st1.cached, st1.scored_now) == (0, 6)
-    again = SentimentScorer(cfg, tmp_path)  # a new process would see the same sqlite file
-    s2, _, st2 = again.score(POSITIVE + NEGATIVE + ["A brand new review, quite nice."], progress=None)
-    again.close()
+    with score_cache(cfg, tmp_path) as cache:  # a new process would see the same sqlite file
+        again = SentimentScorer(cfg, cache)
+        s2, _, st2 = again.score(POSITIVE + NEGATIVE + ["A brand new review, quite nice."], progress=None)
     assert (st2.cached, st2.scored_now) == (6, 1)
     np.testing.assert_allclose(s2["positive_prob"].to_numpy()[:6], s1["positive_prob"].to_numpy())
     # the key is (model id, text hash): another model id never sees these rows
     cache = ScoreCache(tmp_path)
-    from segment_report.pipeline.sentiment import _text_hash
-
-    h = _text_hash(POSITIVE[0], 0)
+    h = text_hash(POSITIVE[0], 0)
     assert h in cache.get(first.model_id, [h])
     assert cache.get("some-other-model", [h]) == {}
     cache.close()
-    off = SentimentScorer(cfg.model_copy(update={"cache": False}), tmp_path)
-    _, _, st3 = off.score(POSITIVE, progress=None)
-    assert off.cache is None and st3.cached == 0
+    off_cfg = cfg.model_copy(update={"cache": False})
+    with score_cache(off_cfg, tmp_path) as no_cache:
+        off = SentimentScorer(off_cfg, no_cache)
+        _, _, st3 = off.score(POSITIVE, progress=None)
+    assert no_cache is None and st3.cached == 0
 
 
 # --------------------------------------------------------------------------- aggregation, stage
@@ -258,7 +262,7 @@ def _tiny_checkpoint(path: Path, id2label: dict[int, str]) -> Path:
     import torch
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
-    from segment_report.pipeline.sentiment_train import base_model_path
+    from segment_report.pipeline.stages.sentiment.model import base_model_path
 
     torch.manual_seed(0)
     tok = BertTokenizerFast(vocab_file=str(base_model_path() / "vocab.txt"), do_lower_case=True)
@@ -278,7 +282,7 @@ def _tiny_checkpoint(path: Path, id2label: dict[int, str]) -> Path:
 ])
 def test_local_checkpoint_scores_in_unit_interval(tmp_path, id2label):
     ckpt = _tiny_checkpoint(tmp_path / "ckpt", id2label)
-    scorer = SentimentScorer(SentimentConfig(model=str(ckpt), max_length=32), tmp_path / "cache")
+    scorer = SentimentScorer(SentimentConfig(model=str(ckpt), max_length=32), ScoreCache(tmp_path / "cache"))
     texts = POSITIVE + NEGATIVE + ["", "word " * 2000]
     scores, quality, _ = scorer.score(texts, progress=None)
     p = scores["positive_prob"].to_numpy()
@@ -353,7 +357,7 @@ _NO_NETWORK = textwrap.dedent("""
     socket.getaddrinfo = _blocked
     import json
     from segment_report.pipeline.config import SentimentConfig
-    from segment_report.pipeline.sentiment import SentimentScorer
+    from segment_report.pipeline.stages.sentiment.scorer import SentimentScorer
     s = SentimentScorer(SentimentConfig())
     sc, q, st = s.score(["I absolutely love it, perfect fit and great quality!",
                          "Horrible. Cheap fabric, it ripped after one wash. Returned it.",
@@ -406,7 +410,7 @@ def test_stage_fine_tunes_on_rated_reviews_and_keeps_the_better_model(tmp_path):
 
 
 def test_join_title_and_review_texts():
-    from segment_report.pipeline.sentiment import join_title, review_texts
+    from segment_report.pipeline.stages.sentiment.text import join_title, review_texts
 
     assert join_title("Love it", "Fits well") == "Love it. Fits well"
     assert join_title("Wow!", "Fits") == "Wow! Fits"
@@ -421,7 +425,8 @@ def test_cpu_precision_is_bf16_where_native_else_int8_only_where_its_band_was_me
     import torch
 
     from segment_report.pipeline.config import SentimentConfig
-    from segment_report.pipeline.sentiment import SHIPPED_MODEL_DIR, SentimentScorer, auto_precision
+    from segment_report.pipeline.stages.sentiment.model import SHIPPED_MODEL_DIR, auto_precision
+    from segment_report.pipeline.stages.sentiment.scorer import SentimentScorer
 
     native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
     assert auto_precision("cpu", True) == ("bf16" if native else "int8")
@@ -448,7 +453,7 @@ def test_cpu_precision_is_bf16_where_native_else_int8_only_where_its_band_was_me
 
 @pytest.mark.parametrize("share", [0.15, 0.5, 0.88])
 def test_positive_share_estimate_recovers_the_planted_share(share):
-    from segment_report.pipeline.sentiment import estimate_positive_share, shift_prob
+    from segment_report.pipeline.stages.sentiment.scorer import estimate_positive_share, shift_prob
 
     rng = np.random.default_rng(7)
     positive = rng.random(6000) < share
@@ -466,7 +471,8 @@ def test_positive_share_estimate_recovers_the_planted_share(share):
 @pytest.mark.slow  # the shipped model
 def test_scores_adapt_to_the_scored_sets_own_share_of_positive_texts():
     from segment_report.pipeline.config import SentimentConfig
-    from segment_report.pipeline.sentiment import PRIOR_MIN_TEXTS, SentimentScorer, band_labels
+    from segment_report.pipeline.stages.sentiment.labels import band_labels
+    from segment_report.pipeline.stages.sentiment.scorer import PRIOR_MIN_TEXTS, SentimentScorer
 
     negative = ["Terrible quality, it ripped after one wash.", "The seams came apart, returned it.",
                 "Way too small and the colour is dull.", "Cheap fabric, very disappointed.",

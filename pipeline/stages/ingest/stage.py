@@ -26,9 +26,10 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from segment_report.pipeline.config import InputConfig, PrivacyConfig
+from segment_report.pipeline.constants import INCOME_BAND_EDGES, INCOME_BANDS
 from segment_report.pipeline.errors import InputDataError
-from segment_report.pipeline.privacy import PII_FIELDS, hash_ids, resolve_salt, scrub_texts
-from segment_report.pipeline.readers import RawTable, read_raw_table
+from segment_report.pipeline.stages.ingest.privacy import PII_FIELDS, hash_ids, resolve_salt, scrub_texts
+from segment_report.pipeline.stages.ingest.readers import RawTable, read_raw_table
 from segment_report.pipeline.states import CODE_TO_NAME, normalise_states
 
 # --------------------------------------------------------------------------- reasons
@@ -63,8 +64,6 @@ _GENDERS = {"f": "female", "female": "female", "woman": "female", "w": "female",
             "m": "male", "male": "male", "man": "male"}
 _INCOME_BANDS = {"low": "low", "l": "low", "medium": "medium", "mid": "medium", "middle": "medium",
                  "m": "medium", "high": "high", "h": "high"}
-# Numeric incomes are banded at these annual amounts (documented in the README).
-INCOME_BAND_EDGES = (40_000.0, 100_000.0)
 
 
 @dataclass
@@ -214,7 +213,7 @@ def normalise_income(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     present = text.notna().sum()
     if present and numbers.notna().sum() >= 0.5 * present:
         bands = pd.cut(numbers, [-np.inf, *INCOME_BAND_EDGES, np.inf], right=False,
-                       labels=["low", "medium", "high"]).astype(STR)
+                       labels=list(INCOME_BANDS)).astype(STR)
         return numbers, bands
     bands = per_unique(text, lambda u: u.str.lower().map(_INCOME_BANDS).astype(STR))
     return pd.Series(np.nan, index=values.index, dtype="float64"), bands
@@ -464,7 +463,7 @@ def _reviews_from_rows(rows: pd.DataFrame, text_col: str, rating_col: str | None
     text = clean_text(rows[text_col]) if text_col in rows.columns else pd.Series(
         pd.NA, index=rows.index, dtype=STR)
     if "title" in rows.columns:  # a review title is scored (and quoted) with its text
-        from segment_report.pipeline.sentiment import review_texts
+        from segment_report.pipeline.stages.sentiment.text import review_texts
 
         both = pd.DataFrame({"title": clean_text(rows["title"]), "text": text})
         text = pd.Series(review_texts(both, "text", "title"), index=rows.index, dtype=STR)

@@ -1,7 +1,7 @@
 """Reading input files (CSV or Parquet) as raw text, with clear errors for unusable files.
 
 Every column is read as text so that the original value of a rejected row can be quoted in
-``quarantine.csv``; parsing into numbers and dates happens in :mod:`segment_report.pipeline.ingest`.
+``quarantine.csv``; parsing into numbers and dates happens in :mod:`segment_report.pipeline.stages.ingest.stage`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,231 @@
+"""The generated tables in memory: customers, transactions and reviews laid out as the retail table
+or as three tables, with the mess injected."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from segment_report.pipeline.synthetic.arrays import _col, _obj
+from segment_report.pipeline.synthetic.catalogue import CATEGORIES, MONTH_NAMES, PERSONAS, RETAIL_COLUMNS
+from segment_report.pipeline.synthetic.config import GenerateConfig
+from segment_report.pipeline.synthetic.customers import _make_customers
+from segment_report.pipeline.synthetic.messy import (_blank_customers, _date_strings, _inject, _invalid_rows,
+                                                     _messy_case, _messy_country, _messy_dates,
+                                                     _messy_states, _money)
+from segment_report.pipeline.synthetic.reviews import _make_reviews
+from segment_report.pipeline.synthetic.transactions import _make_transactions
+from segment_report.pipeline.synthetic.truth import _truth
+
+
+def _window(cfg: GenerateConfig) -> tuple[pd.Timestamp, pd.Timestamp, int]:
+    end = pd.Timestamp(cfg.end_date)
+    start = end + pd.Timedelta(days=1) - pd.DateOffset(months=cfg.months)
+    return start, end, int((end - start).days) + 1
+
+
+def generate_frames(cfg: GenerateConfig) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Generate the data and its ground truth in memory (no I/O).
+
+    Args:
+        cfg: generator parameters.
+
+    Returns:
+        ``(frames, truth)``. ``frames`` holds the data tables (``"retail_table"`` in mode
+        ``retail_table``; ``"customers"``, ``"transactions"``, ``"reviews"`` in mode
+        ``tables``), all columns as written to CSV, plus ``"truth_customers"`` and
+        ``"truth_reviews"``. ``truth`` is the JSON-serialisable content of
+        ``ground_truth.json``.
+    """
+    personas = PERSONAS[: cfg.n_personas]
+    root = np.random.SeedSequence(cfg.seed)
+    # spawn(5) keeps the first four streams of spawn(4): adding the satisfaction stream left
+    # every other generated value unchanged
+    rngs = dict(zip(("customers", "transactions", "reviews", "mess", "satisfaction"),
+                    (np.random.default_rng(s) for s in root.spawn(5))))
+    start, end, n_days = _window(cfg)
+    mean_orders = float(np.dot([p.weight for p in personas], [p.orders_mean for p in personas])
+                        / sum(p.weight for p in personas))
+    n_cust = max(50, int(round(cfg.n_transactions / mean_orders)))
+
+    cust = _make_customers(cfg, rngs["customers"], n_cust, personas)
+    cust["satisfaction"] = np.clip(
+        cust["sentiment"] + rngs["satisfaction"].normal(0.0, cfg.satisfaction_sd, n_cust), 0.02, 0.98)
+    tx = _make_transactions(cfg, rngs["transactions"], cust, personas, n_days)
+    rev = _make_reviews(cfg, rngs["reviews"], cust, tx, n_days)
+    dates = _date_strings(start, n_days)
+    mess_rng = rngs["mess"]
+    cidx = tx["cidx"]
+
+    blank = _blank_customers(mess_rng, n_cust) if cfg.messy else {
+        k: np.zeros(n_cust, dtype=bool) for k in ("age", "gender", "income")}
+    age = pd.array(cust["age"], dtype="Int64")
+    age[blank["age"]] = pd.NA
+    gender = cust["gender"].copy()
+    gender[blank["gender"]] = None
+    income_band = cust["income_band"].copy()
+    income_band[blank["income"]] = None
+    income_num = cust["income"].copy()
+    income_num[blank["income"]] = np.nan
+
+    tenure = n_days - 1 - np.floor(cust["first"] * (n_days - 1))
+    segment = np.where(tenure < 60, "New",
+                       np.where((cust["income_band"] == "High") & (cust["price_level"] >= 1.4),
+                                "Premium", "Regular"))
+    segment = _obj(list(segment))
+    shown = {"age": age, "gender": gender, "income_band": income_band, "income": income_num,
+             "segment": segment}
+
+    frames: dict[str, pd.DataFrame] = {}
+    if cfg.mode == "retail_table":
+        frames["retail_table"], mess_truth, review_ids = _retail_table(cfg, cust, tx, rev, start, dates,
+                                                                       mess_rng, shown)
+    else:
+        tables, mess_truth, review_ids = _tables(cfg, cust, tx, rev, dates, mess_rng, shown)
+        frames.update(zip(("customers", "transactions", "reviews"), tables))
+
+    if cfg.messy:
+        mess_truth["unknown"] = {k: int(v.sum()) for k, v in blank.items()}
+    frames["truth_customers"] = pd.DataFrame({
+        "customer_id": cust["customer_id"], "persona_id": cust["persona_id"],
+        "persona": _obj([p.name for p in personas])[cust["persona_id"]],
+        "sentiment": np.round(cust["sentiment"], 6),
+        "satisfaction": np.round(cust["satisfaction"], 6), "state": cust["state_code"],
+        "country": cust["country"], "n_orders": tx["counts"],
+    })
+    frames["truth_reviews"] = pd.DataFrame({
+        "review_id": review_ids, "customer_id": cust["customer_id"][cidx[rev["tx_pos"]]],
+        "true_label": rev["label"], "rating": rev["rating"], "text_source": rev["source"],
+        "has_pii": rev["has_pii"],
+    })
+    truth = _truth(cfg, personas, cust, tx, rev, start, end, frames, mess_truth, review_ids)
+    return frames, truth
+
+
+def _retail_table(cfg: GenerateConfig, cust: dict, tx: dict, rev: dict, start: pd.Timestamp, dates: dict,
+                  mess_rng: np.random.Generator, shown: dict) -> tuple[pd.DataFrame, dict, np.ndarray]:
+    """Mode ``retail_table``: one row per transaction in the public dataset's layout, mess injected
+    when ``cfg.messy``; ``shown`` holds the customer columns with the blanked values. Returns the
+    table, its mess truth and the review id (a transaction id) of every review."""
+    age, gender, income_band, segment = (shown[k] for k in ("age", "gender", "income_band", "segment"))
+    n_tx, cidx = tx["day"].size, tx["cidx"]
+    mess_truth: dict = {}
+    tx_id = _obj([str(1_000_001 + i) for i in range(n_tx)])
+    feedback = np.full(n_tx, None, dtype=object)
+    feedback[rev["tx_pos"]] = rev["text"]
+    ratings = pd.array(np.full(n_tx, pd.NA), dtype="Int64")
+    ratings[rev["tx_pos"]] = rev["rating"]
+    d = pd.DatetimeIndex(start + pd.to_timedelta(tx["day"], unit="D"))
+    secs = tx["secs"]
+    time_table = _obj([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400)])
+    state_names = cust["region"][cidx]
+    state_codes = cust["state_code"][cidx]
+    if cfg.messy:
+        date_col = _messy_dates(mess_rng, tx["day"], dates)
+        state_col = _messy_states(mess_rng, state_names, state_codes)
+        gender_col = _messy_case(mess_rng, gender[cidx])
+        country_col = _messy_country(mess_rng, cust["country"][cidx])
+        category_col = _messy_case(mess_rng, _obj(CATEGORIES)[tx["cat"]], 0.1)
+        city_col = _messy_case(mess_rng, cust["city"][cidx], 0.1)
+        amount_col = _money(mess_rng, tx["amount"])
+        total_col = _money(mess_rng, tx["total"])
+    else:
+        date_col = dates["iso"][tx["day"]]
+        state_col = state_names
+        gender_col = gender[cidx]
+        country_col = cust["country"][cidx]
+        category_col = _obj(CATEGORIES)[tx["cat"]]
+        city_col = cust["city"][cidx]
+        amount_col = tx["amount"]
+        total_col = tx["total"]
+
+    def text(values: np.ndarray) -> pd.api.extensions.ExtensionArray | np.ndarray:
+        return _col(values) if values.dtype == object else values
+
+    df = pd.DataFrame({
+        "Transaction_ID": _col(tx_id), "Customer_ID": _col(cust["customer_id"], cidx),
+        "Name": _col(cust["name"], cidx), "Email": _col(cust["email"], cidx),
+        "Phone": _col(cust["phone"], cidx), "Address": _col(cust["address"], cidx),
+        "City": text(city_col), "State": text(state_col),
+        "Zipcode": _col(cust["zipcode"], cidx), "Country": text(country_col),
+        "Age": age[cidx], "Gender": text(gender_col), "Income": _col(income_band, cidx),
+        "Customer_Segment": _col(segment, cidx), "Date": _col(date_col),
+        "Year": d.year.to_numpy().astype("int64"),
+        "Month": _col(_obj(MONTH_NAMES), d.month.to_numpy() - 1),
+        "Time": _col(time_table, secs), "Total_Purchases": tx["qty"],
+        "Amount": text(amount_col), "Total_Amount": text(total_col),
+        "Product_Category": text(category_col), "Product_Brand": _col(tx["brand"]),
+        "Product_Type": _col(tx["ptype"]), "Feedback": _col(feedback),
+        "Shipping_Method": _col(tx["shipping"]), "Payment_Method": _col(tx["payment"]),
+        "Order_Status": _col(tx["status"]), "Ratings": ratings, "products": _col(tx["product"]),
+    })
+    assert tuple(df.columns) == RETAIL_COLUMNS
+    if cfg.messy:
+        n_invalid = int(round(cfg.invalid_share * n_tx))
+        bad, inv = _invalid_rows(mess_rng, df, n_invalid, "Transaction_ID", "Customer_ID",
+                                 "Date", "Total_Amount", "Amount", 1_000_001 + n_tx, True,
+                                 ("Feedback", "Ratings"))
+        candidates = np.setdiff1d(np.arange(n_tx), rev["tx_pos"][rev["has_pii"]])
+        n_dup = int(round(cfg.duplicate_share * n_tx))
+        df = _inject(mess_rng, df, candidates, n_dup, bad)
+        mess_truth = {"retail_table": {"duplicates": n_dup, "invalid": inv}}
+    return df, mess_truth, tx_id[rev["tx_pos"]]
+
+
+def _tables(cfg: GenerateConfig, cust: dict, tx: dict, rev: dict, dates: dict, mess_rng: np.random.Generator,
+            shown: dict) -> tuple[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], dict, np.ndarray]:
+    """Mode ``tables``: customers, transactions and reviews tables, mess injected when
+    ``cfg.messy``; ``shown`` holds the customer columns with the blanked values. Returns the three
+    tables, their mess truth and the id of every review."""
+    age, gender, income_num = shown["age"], shown["gender"], shown["income"]
+    n_tx, cidx = tx["day"].size, tx["cidx"]
+    mess_truth: dict = {}
+    cust_df = pd.DataFrame({
+        "customer_id": cust["customer_id"], "name": cust["name"], "email": cust["email"],
+        "phone": cust["phone"], "address": cust["address"], "city": cust["city"],
+        "zipcode": cust["zipcode"], "state": cust["region"], "country": cust["country"],
+        "age": age, "gender": gender, "income": income_num,
+    })
+    tx_id = _obj([f"T{1_000_001 + i}" for i in range(n_tx)])
+    tx_df = pd.DataFrame({
+        "transaction_id": _col(tx_id), "customer_id": _col(cust["customer_id"], cidx),
+        "date": _col(dates["iso"], tx["day"]), "quantity": tx["qty"], "amount": tx["amount"],
+        "total": tx["total"], "category": _col(_obj(CATEGORIES), tx["cat"]),
+    })
+    rorder = np.lexsort((rev["tx_pos"], rev["day"]))
+    n_rev = rorder.size
+    review_ids = _obj([f"R{500_001 + i}" for i in range(n_rev)])
+    inv_order = np.empty(n_rev, dtype=np.int64)
+    inv_order[rorder] = np.arange(n_rev)
+    review_ids = review_ids[inv_order]  # id by review position in rev arrays
+    rev_df = pd.DataFrame({
+        "review_id": review_ids[rorder], "customer_id": cust["customer_id"][cidx[rev["tx_pos"]]][rorder],
+        "date": dates["iso"][rev["day"]][rorder], "text": rev["text"][rorder],
+        "rating": rev["rating"][rorder],
+    })
+    if cfg.messy:
+        cust_df["state"] = _messy_states(mess_rng, cust["region"], cust["state_code"])
+        cust_df["gender"] = _messy_case(mess_rng, gender)
+        cust_df["country"] = _messy_country(mess_rng, cust["country"])
+        cust_df["city"] = _messy_case(mess_rng, cust["city"], 0.1)
+        tx_df["date"] = _col(_messy_dates(mess_rng, tx["day"], dates))
+        tx_df["amount"] = _col(_money(mess_rng, tx["amount"]))
+        tx_df["total"] = _col(_money(mess_rng, tx["total"]))
+        tx_df["category"] = _col(_messy_case(mess_rng, _obj(CATEGORIES)[tx["cat"]], 0.1))
+        rev_df["date"] = _messy_dates(mess_rng, rev["day"][rorder], dates)
+        n_invalid = int(round(cfg.invalid_share * n_tx))
+        bad, inv = _invalid_rows(mess_rng, tx_df, n_invalid, "transaction_id", "customer_id",
+                                 "date", "total", "amount", 1_000_001 + n_tx, False, ())
+        bad["transaction_id"] = "T" + bad["transaction_id"]
+        inv["ids"] = {k: [f"T{v}" for v in ids] for k, ids in inv["ids"].items()}
+        dup = {k: int(round(cfg.duplicate_share * len(f))) for k, f in
+               (("customers", cust_df), ("transactions", tx_df), ("reviews", rev_df))}
+        cust_df = _inject(mess_rng, cust_df, np.arange(len(cust_df)), dup["customers"],
+                          cust_df.iloc[:0])
+        tx_df = _inject(mess_rng, tx_df, np.arange(n_tx), dup["transactions"], bad)
+        rev_no_pii = np.flatnonzero(~rev["has_pii"][rorder])
+        rev_df = _inject(mess_rng, rev_df, rev_no_pii, dup["reviews"], rev_df.iloc[:0])
+        mess_truth = {"customers": {"duplicates": dup["customers"]},
+                      "transactions": {"duplicates": dup["transactions"], "invalid": inv},
+                      "reviews": {"duplicates": dup["reviews"]}}
+    return (cust_df, tx_df, rev_df), mess_truth, review_ids
