@@ -314,7 +314,6 @@ def _fingerprint(run: _Run) -> str:
 
 def _model_digest(spec: str) -> str:
     """What the sentiment model's weights are, so a new model is not taken for up to date."""
-    from segment_report.pipeline.stages.ingest.readers import file_sha256
     from segment_report.pipeline.stages.sentiment.model import SHIPPED_MODEL_DIR
 
     folder = SHIPPED_MODEL_DIR if spec.strip().lower() in ("default", "shipped") else Path(spec).expanduser()
@@ -356,7 +355,6 @@ def run_pipeline(cfg: Config, force: bool = False, email: bool = False,
             and not e-mailed.
         DeliveryError: the e-mail could not be sent (exit 4).
     """
-    from segment_report.pipeline.stages.ingest.readers import file_sha256
 
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
@@ -480,11 +478,10 @@ def _finish_gates_and_email(cfg: Config, final: RunFolder, email: bool, recipien
         "emailed_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
 
 
-def run_demo(out_dir: Path, n_transactions: int = 20_000, seed: int = 42,
-             overrides: dict[str, Any] | None = None) -> RunResult:
+def run_demo(out_dir: Path, n_transactions: int = 20_000, seed: int = 42) -> RunResult:
     """Generate the default synthetic dataset into ``out_dir/data`` and run the pipeline on it
     for its last two months, so the last month's report shows what changed; returns the last
-    month's result. ``overrides`` are dotted config keys (e.g. ``{"sentiment.model": "vader"}``)."""
+    month's result."""
     from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset
 
     out_dir = Path(out_dir)
@@ -492,7 +489,7 @@ def run_demo(out_dir: Path, n_transactions: int = 20_000, seed: int = 42,
     data = generate_dataset(gen, out_dir / "data")
     logger.info("demo data: %s", data.summary())
     last = pd.Period(gen.end_date, freq="M")
-    overrides = {**(overrides or {}), "run.out_dir": str(out_dir), "seed": seed}
+    overrides = {"run.out_dir": str(out_dir), "seed": seed}
     logger.info("demo: running %s first, so that the %s report can show what changed", last - 1, last)
     run_pipeline(load_config(data.config_file, {**overrides, "run.period": str(last - 1)}))
     return run_pipeline(load_config(data.config_file, {**overrides, "run.period": str(last)}))

@@ -23,9 +23,8 @@ from segment_report.pipeline.config import EmailConfig
 from segment_report.pipeline.errors import ConfigError, DeliveryError, InputDataError
 from segment_report.pipeline.log import logger
 from segment_report.pipeline.io.store import RunResults, load_results
-from segment_report.reports import formatting as fmt
 from segment_report.reports.env import render
-from segment_report.reports.views import changes_view, persona_views, site_view
+from segment_report.reports.model import Report, report_for
 
 EXECUTIVE_PDF = Path("pdf") / "executive-summary.pdf"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -99,11 +98,11 @@ def build_message(results: RunResults, recipients: tuple[str, ...], cfg: EmailCo
         ConfigError: no recipients, an invalid address or header injection.
         InputDataError: the run folder has no executive PDF.
     """
-    with fmt.amounts_in(fmt.run_currency_symbol(results)):
-        return _build_message(results, recipients, cfg)
+    with report_for(results) as report:
+        return _build_message(report, recipients, cfg)
 
 
-def _build_message(results: RunResults, recipients: tuple[str, ...], cfg: EmailConfig) -> Outgoing:
+def _build_message(report: Report, recipients: tuple[str, ...], cfg: EmailConfig) -> Outgoing:
     recipients = tuple(recipients) or cfg.to
     if not recipients:
         raise ConfigError("no recipients", expected="--to ADDRESS (repeatable) or email.to in the config",
@@ -111,7 +110,7 @@ def _build_message(results: RunResults, recipients: tuple[str, ...], cfg: EmailC
     for address in recipients:
         check_address(address, "recipient")
     check_address(cfg.from_address, "from-address")
-    site = site_view(results)
+    results, site = report.results, report.site
     subject = check_header(cfg.subject.replace("{period}", site.period_label), "subject")
     root = results.folder.root
     pdf = root / EXECUTIVE_PDF
@@ -122,9 +121,8 @@ def _build_message(results: RunResults, recipients: tuple[str, ...], cfg: EmailC
     attachments = [pdf]
     if cfg.attach_personas:
         attachments += sorted((root / "pdf" / "personas").glob("*.pdf"))
-    segments = results.segments
-    personas = [p["one_liner"] for p in persona_views(segments, results.drivers)] if segments else []
-    changes = changes_view(results.changes)
+    personas = [p["one_liner"] for p in report.personas]
+    changes = report.changes
     context = {"site": site, "personas": personas, "changes": changes["bullets"],
                "since": changes.get("previous_label", ""),
                "site_location": cfg.site_url or str((root / "site" / "index.html").resolve()),

@@ -8,11 +8,11 @@ from typing import Any
 
 from markupsafe import Markup
 
-from segment_report.pipeline.io.store import RunResults, atomic_write_bytes
+from segment_report.pipeline.io.store import atomic_write_bytes
+from segment_report.reports.model import Report
 from segment_report.reports.env import render, template_file
 from segment_report.reports.narrative import Sentence, of_kind
-from segment_report.reports.views import (changes_view, data_quality_view, drivers_view, geography_view, persona_views,
-                           personas_table, site_view)
+from segment_report.reports.views import (personas_table)
 
 # WeasyPrint and fontTools log every font subsetting step at INFO/WARNING.
 for _name in ("weasyprint", "fontTools"):
@@ -37,22 +37,21 @@ def html_to_pdf(html: str, base_url: Path, out_path: Path) -> Path:
     return Path(out_path)
 
 
-def executive_sections(results: RunResults, views: dict[str, Any], figures: dict[str, Path]) -> list[dict[str, Any]]:
+def executive_sections(report: Report, figures: dict[str, Path]) -> list[dict[str, Any]]:
     """The executive PDF's sections after page 1, for the results present in the run."""
     sections = []
-    if results.drivers:
-        sections.append(pdf_section("What drives customer value", "pdf/_drivers.html", dv=views["drivers"],
+    if report.results.drivers:
+        sections.append(pdf_section("What drives customer value", "pdf/_drivers.html", dv=report.drivers,
                                     figure=_uri(figures.get("drivers_importance"))))
-    if views["geo"]["available"]:
-        sections.append(pdf_section("Sentiment by state", "pdf/_geography.html", geo=views["geo"]))
-    ch = views["changes"]
+    if report.geo["available"]:
+        sections.append(pdf_section("Sentiment by state", "pdf/_geography.html", geo=report.geo))
+    ch = report.changes
     if ch.get("migration"):
         sections.append(pdf_section(f"Movement between personas since {ch['previous_label']}",
                                     "pdf/_migration.html", ch=ch))
-    if views["personas"]:
-        sections.append(pdf_section("Recommended actions", "pdf/_actions.html", personas=views["personas"]))
-    sections.append(pdf_section("Data quality", "pdf/_data_quality.html",
-                                dq=data_quality_view(results.data_quality)))
+    if report.personas:
+        sections.append(pdf_section("Recommended actions", "pdf/_actions.html", personas=report.personas))
+    sections.append(pdf_section("Data quality", "pdf/_data_quality.html", dq=report.data_quality))
     return sections
 
 
@@ -60,13 +59,13 @@ def _uri(path: Path | None) -> str:
     return path.resolve().as_uri() if path is not None and path.exists() else ""
 
 
-def first_page(views: dict[str, Any], figures: dict[str, Path]) -> Markup:
+def first_page(report: Report, figures: dict[str, Path]) -> Markup:
     """Page 1 after the headline numbers: what changed, the personas in one line each, the top
     driver in one sentence and the state map."""
-    return Markup(render("pdf/_first_page.html", ch=views["changes"],
-                         persona_table=personas_table(views["personas"]) if views["personas"] else None,
-                         driver_sentence=next((s.text for s in of_kind(views["drivers"]["sentences"], "driver")), ""),
-                         geo_sentence=_where_sentence(views["geo"]["sentences"]),
+    return Markup(render("pdf/_first_page.html", ch=report.changes,
+                         persona_table=personas_table(report.personas) if report.personas else None,
+                         driver_sentence=next((s.text for s in of_kind(report.drivers["sentences"], "driver")), ""),
+                         geo_sentence=_where_sentence(report.geo["sentences"]),
                          map=_uri(figures.get("states_map"))))
 
 
@@ -80,13 +79,9 @@ def _where_sentence(sentences: list[Sentence]) -> str:
     return sentences[0].text if sentences else ""
 
 
-def render_executive_pdf(results: RunResults, out_path: Path, figures: dict[str, Path] | None = None) -> Path:
+def render_executive_pdf(report: Report, out_path: Path, figures: dict[str, Path] | None = None) -> Path:
     """Write ``pdf/executive-summary.pdf`` for a run."""
     figures = figures or {}
-    segments, drivers = results.segments, results.drivers
-    views = {"personas": persona_views(segments, drivers) if segments else [],
-             "drivers": drivers_view(drivers), "geo": geography_view(results.states),
-             "changes": changes_view(results.changes)}
-    html = render("pdf/executive.html", site=site_view(results), css=_css(),
-                  first_page=first_page(views, figures), sections=executive_sections(results, views, figures))
-    return html_to_pdf(html, results.folder.root, out_path)
+    html = render("pdf/executive.html", site=report.site, css=_css(),
+                  first_page=first_page(report, figures), sections=executive_sections(report, figures))
+    return html_to_pdf(html, report.results.folder.root, out_path)

@@ -15,10 +15,10 @@ from typing import Any
 from markupsafe import Markup
 
 from segment_report.pipeline.log import logger
-from segment_report.pipeline.io.store import RunResults, atomic_write_bytes, built_aside
+from segment_report.pipeline.io.store import atomic_write_bytes, built_aside
+from segment_report.reports.model import Report
 from segment_report.reports.env import render, template_file
 from segment_report.reports.pdf import _css
-from segment_report.reports.views import persona_views, site_view
 
 MAX_PAGES = 2
 
@@ -48,7 +48,7 @@ def write_persona_pdf(site: Any, persona: dict[str, Any], base_url: Path, out_pa
     return Path(out_path)
 
 
-def render_persona_pdfs(results: RunResults, out_dir: Path,
+def render_persona_pdfs(report: Report, out_dir: Path,
                         figures: dict[str, Path] | None = None) -> list[Path]:
     """Write one PDF per persona into ``out_dir`` (``pdf/personas/``).
 
@@ -60,14 +60,10 @@ def render_persona_pdfs(results: RunResults, out_dir: Path,
         The written PDFs, one per segment in ``segments.json``, in segment order.
     """
     out_dir = Path(out_dir)
-    segments = results.segments
-    personas = (persona_views(segments, results.drivers, results.reviews, results.customers)
-                if segments else [])
-    site = site_view(results)
     written = []
     with built_aside(out_dir) as tmp:
-        for persona in personas:
+        for persona in report.personas:
             name = f"{persona['slug']}.pdf"
-            write_persona_pdf(site, persona, results.folder.root, tmp / name)
+            write_persona_pdf(report.site, persona, report.results.folder.root, tmp / name)
             written.append(out_dir / name)
     return written

@@ -23,12 +23,12 @@ from typing import Any
 import yaml
 
 from segment_report.pipeline.log import logger
-from segment_report.pipeline.io.store import RunResults, atomic_write_bytes, built_aside
+from segment_report.pipeline.io.store import atomic_write_bytes, built_aside
 from segment_report.reports import formatting as fmt
+from segment_report.reports.model import Report
 from segment_report.reports.env import md_text, render, template_file
 from segment_report.reports.site import driver_figures as site_driver_figures, key_insights
-from segment_report.reports.views import (Kpi, Row, Table, changes_view, data_quality_view, drivers_view, geography_view,
-                           methodology_view, persona_views, personas_table, segments_summary, site_view)
+from segment_report.reports.views import (Kpi, Row, Table, personas_table, segments_summary)
 
 STATIC_MAP_ALT = "Map of the US states coloured by shrunk sentiment; grey states have too little data"
 EMBEDDING_ALT = "Customers on the 2-D UMAP map, coloured by persona"
@@ -88,19 +88,14 @@ def kpi_table(kpis: list[Kpi], caption: str) -> Table:
                  (False, True, True, False))
 
 
-def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> list[QmdPage]:
+def build_pages(report: Report, figures: dict[str, Path] | None = None) -> list[QmdPage]:
     """The pages of the project for the results that exist in this run (the site's pages)."""
     figures = figures or {}
-    site = site_view(results)
-    segments = results.segments
-    drivers_raw = results.drivers
-    states_raw = results.states
-    personas = persona_views(segments, drivers_raw, results.reviews, results.customers) if segments else []
+    results, site = report.results, report.site
+    segments, drivers_raw, states_raw = results.segments, results.drivers, results.states
     personas = [{**p, "qmd": f"segments/{p['slug']}.qmd",
-                 "summary_line": p["one_liner"].removeprefix(f"{p['name']}: ")} for p in personas]
-    dv = drivers_view(drivers_raw)
-    geo = geography_view(states_raw)
-    ch = changes_view(results.changes)
+                 "summary_line": p["one_liner"].removeprefix(f"{p['name']}: ")} for p in report.personas]
+    dv, geo, ch = report.drivers, report.geo, report.changes
     files = [{"path": path, "note": note} for path, note in RUN_FILES if (results.folder.root / path).exists()]
     pages = [QmdPage("index.qmd", "Overview", "qmd/index.qmd", {
         "kpis": kpi_table(site.kpis, f"{site.title}, {site.period_label}"), "ch": ch,
@@ -129,8 +124,8 @@ def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> 
         }))
     pages += [
         QmdPage("data-quality.qmd", "Data quality", "qmd/data-quality.qmd",
-                {"dq": data_quality_view(results.data_quality)}),
-        QmdPage("methodology.qmd", "Methodology", "qmd/methodology.qmd", {"method": methodology_view(results)}),
+                {"dq": report.data_quality}),
+        QmdPage("methodology.qmd", "Methodology", "qmd/methodology.qmd", {"method": report.methodology}),
     ]
     return pages
 
@@ -158,7 +153,7 @@ def base_config() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def render_quarto(results: RunResults, out_dir: Path, figures: dict[str, Path] | None = None,
+def render_quarto(report: Report, out_dir: Path, figures: dict[str, Path] | None = None,
                   run_quarto: bool = True) -> list[Path]:
     """Write the Quarto project (pages, ``_quarto.yml``, ``figures/``); render it when the
     Quarto CLI is installed.
@@ -172,8 +167,8 @@ def render_quarto(results: RunResults, out_dir: Path, figures: dict[str, Path] |
     """
     out_dir = Path(out_dir)
     figures = {name: Path(path) for name, path in (figures or {}).items() if Path(path).exists()}
-    site = site_view(results)
-    pages = build_pages(results, figures)
+    site = report.site
+    pages = build_pages(report, figures)
     config = base_config()
     config.setdefault("website", {})["title"] = f"{site.title}, {site.period_label}"
     config["website"].setdefault("navbar", {})["left"] = navbar(pages)

@@ -12,7 +12,7 @@ from pathlib import Path
 from segment_report.pipeline.errors import ConfigError
 from segment_report.pipeline.log import logger
 from segment_report.pipeline.io.store import RunResults, load_results
-from segment_report.reports import formatting as fmt
+from segment_report.reports.model import Report, report_for
 
 FORMATS = ("html", "pdf", "quarto")
 
@@ -29,36 +29,39 @@ def parse_formats(text: str | tuple[str, ...]) -> tuple[str, ...]:
 
 
 def render_run(run: Path | RunResults, formats: tuple[str, ...] = FORMATS) -> list[Path]:
-    """Render the requested formats for a run folder and return the files written; every
-    amount is written with the run's currency symbol (``drivers.currency_symbol``)."""
+    """Render the requested formats for a run folder and return the files written.
+
+    The results are loaded once into one report model that every output reads; every amount is
+    written with the run's currency symbol (``drivers.currency_symbol``).
+    """
     results = run if isinstance(run, RunResults) else load_results(Path(run))
-    with fmt.amounts_in(fmt.run_currency_symbol(results)):
-        return _render(results, formats)
+    with report_for(results) as report:
+        return _render(report, formats)
 
 
-def _render(results: RunResults, formats: tuple[str, ...]) -> list[Path]:
-    root = results.folder.root
+def _render(report: Report, formats: tuple[str, ...]) -> list[Path]:
+    root = report.results.folder.root
     written: list[Path] = []
     from segment_report.reports.figures import draw_all
 
-    figures = draw_all(results, root / "figures")
+    figures = draw_all(report.results, root / "figures")
     if "html" in formats:
         from segment_report.reports.site import render_site
 
-        written += render_site(results, root / "site", figures)
+        written += render_site(report, root / "site", figures)
         logger.debug("site: %s", root / "site" / "index.html")
     if "quarto" in formats:
         from segment_report.reports.quarto import render_quarto
 
-        written += render_quarto(results, root / "quarto", figures)
+        written += render_quarto(report, root / "quarto", figures)
     if "pdf" in formats:
         from segment_report.reports.pdf import render_executive_pdf
 
-        written.append(render_executive_pdf(results, root / "pdf" / "executive-summary.pdf", figures))
+        written.append(render_executive_pdf(report, root / "pdf" / "executive-summary.pdf", figures))
         logger.debug("executive PDF: %s", written[-1])
         from segment_report.reports.persona_pdf import render_persona_pdfs
 
-        persona_pdfs = render_persona_pdfs(results, root / "pdf" / "personas", figures)
+        persona_pdfs = render_persona_pdfs(report, root / "pdf" / "personas", figures)
         written += persona_pdfs
         logger.debug("persona PDFs: %d in %s", len(persona_pdfs), root / "pdf" / "personas")
     return written

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup
 
-from segment_report.pipeline.io.store import RunResults, atomic_write_bytes, built_aside
+from segment_report.pipeline.io.store import atomic_write_bytes, built_aside
+from segment_report.reports.model import Report
 from segment_report.reports.env import render, template_file
 from segment_report.reports.narrative import of_kind
-from segment_report.reports.views import (changes_view, data_quality_view, drivers_view, geography_view,
-                           methodology_view, persona_views, personas_table, segments_summary, site_view)
+from segment_report.reports.views import (personas_table, segments_summary)
 
 
 @dataclass(frozen=True)
@@ -89,15 +89,12 @@ def sankey_html(sankey: dict[str, Any]) -> Markup:
                               config={"displaylogo": False, "responsive": True}))
 
 
-def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> list[Page]:
+def build_pages(report: Report, figures: dict[str, Path] | None = None) -> list[Page]:
     """The pages of the site for the results that exist in this run."""
     figures = figures or {}
-    segments = results.segments
-    drivers_raw = results.drivers
-    states_raw = results.states
-    personas = persona_views(segments, drivers_raw, results.reviews, results.customers) if segments else []
-    dv = drivers_view(drivers_raw)
-    geo = geography_view(states_raw)
+    results = report.results
+    segments, drivers_raw, states_raw = results.segments, results.drivers, results.states
+    personas, dv, geo, ch = report.personas, report.drivers, report.geo, report.changes
     downloads = [
         {"href": "../data/segments.csv", "text": "segments.csv", "note": "customer_id → segment, for CRM activation"},
         {"href": "../results/segments.json", "text": "segments.json", "note": "persona profiles and stability"},
@@ -117,7 +114,6 @@ def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> 
         index_sections.append(section("insights", "Key insights", "html/_insights.html", insights=insights))
     if personas:
         index_sections.append(section("personas", "Personas", "html/_personas.html", personas=personas))
-    ch = changes_view(results.changes)
     sankey = sankey_html(ch["sankey"]) if ch.get("sankey") else None
     if ch["available"]:
         index_sections.insert(0, section("changes", f"What changed since {ch['previous_label']}",
@@ -148,23 +144,22 @@ def build_pages(results: RunResults, figures: dict[str, Path] | None = None) -> 
         }))
     pages += [
         Page("data-quality.html", "Data quality", "html/data_quality.html",
-             {"dq": data_quality_view(results.data_quality)}),
+             {"dq": report.data_quality}),
         Page("methodology.html", "Methodology", "html/methodology.html",
-             {"method": methodology_view(results), "sections": []}),
+             {"method": report.methodology, "sections": []}),
     ]
     return pages
 
 
-def render_site(results: RunResults, out_dir: Path, figures: dict[str, Path] | None = None) -> list[Path]:
+def render_site(report: Report, out_dir: Path, figures: dict[str, Path] | None = None) -> list[Path]:
     """Render every page into ``out_dir`` (replaced as a whole only when all pages rendered).
 
     Returns:
         The written HTML files.
     """
     out_dir = Path(out_dir)
-    site = site_view(results)
-    pages = build_pages(results, figures)
-    site.nav = [{"href": p.href, "text": p.title} for p in pages if p.in_nav]
+    pages = build_pages(report, figures)
+    site = replace(report.site, nav=[{"href": p.href, "text": p.title} for p in pages if p.in_nav])
     written = []
     with built_aside(out_dir) as tmp:
         for page in pages:

@@ -66,6 +66,9 @@ def small_retail(tmp_path: Path) -> Path:
 #: What a fast test's run changes in the config: VADER instead of the transformer, and the
 #: sentiment gate relaxed (VADER agrees with star ratings less than the shipped model).
 FAST_SENTIMENT = {"sentiment": {"model": "vader"}, "gates": {"min_sentiment_macro_f1": 0.0}}
+#: The same as keyword overrides of ``segment_report.run``.
+FAST_OVERRIDES = {f"{section}__{key}": value for section, values in FAST_SENTIMENT.items()
+                  for key, value in values.items()}
 
 
 def use_vader(config: Path) -> Path:
@@ -143,16 +146,17 @@ def demo(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def fast_demo(tmp_path_factory) -> Path:
-    """The demo's two months on 3,000 transactions with VADER in place of the transformer, so the
-    fast tests get a complete run folder (every stage, every report) without loading the model.
-    Same layout as :func:`demo`; tests that change a run must copy it first."""
-    from segment_report.pipeline.runner import run_demo
+    """The demo's data and two months (3,000 transactions) run through the Python API with
+    VADER in place of the transformer (FAST_SENTIMENT), so the fast tests get a complete run
+    folder (every stage, every report) without loading the model. Same layout as :func:`demo`;
+    tests that change a run must copy it first."""
+    from segment_report import run
+    from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset
 
     out = tmp_path_factory.mktemp("fast-demo") / "demo"
-    # VADER agrees with the star ratings less than the shipped model (macro-F1 ~0.4 here), so
-    # that gate is relaxed: the fast tests need a published, not a held, report.
-    run_demo(out, n_transactions=3000, overrides={"sentiment.model": "vader",
-                                                  "gates.min_sentiment_macro_f1": 0.0})  # FAST_SENTIMENT
+    data = generate_dataset(GenerateConfig(n_transactions=3000, seed=42), out / "data")
+    for period in ("2026-09", "2026-10"):
+        run(data.config_file, period=period, out=out, **FAST_OVERRIDES)
     return out
 
 

@@ -11,26 +11,36 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import demo_run_dir, invoke
+from tests.conftest import FAST_OVERRIDES, demo_run_dir, invoke
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "run-2026-10"
 
 
-def test_a_notebook_runs_loads_and_shows_a_run_in_five_lines(fast_demo, tmp_path):
+def test_a_notebook_runs_loads_and_shows_a_run_in_five_lines(fast_demo):
+    """The fast_demo fixture ran both months through ``run``; running October again with the
+    same inputs and config is up to date (nothing recomputed) and gives the same run."""
     from segment_report import load_run, run
 
-    r = run(fast_demo / "data" / "segment-report.yaml", period="2026-10", out=tmp_path / "out",
-            sentiment__model="vader", gates__min_sentiment_macro_f1=0.0)
-    again = load_run(tmp_path / "out" / "2026-10")
+    r = run(fast_demo / "data" / "segment-report.yaml", period="2026-10", out=fast_demo, **FAST_OVERRIDES)
+    again = load_run(fast_demo / "2026-10")
     page = again._repr_html_()
 
-    assert r.path == again.path == tmp_path / "out" / "2026-10"
+    assert r.path == again.path == fast_demo / "2026-10"
     assert r.status["state"] == "succeeded" and r.period == "2026-10"
     assert again.site_path.exists() and again.pdf_path.exists()
     assert len(again.persona_pdf_paths) == len(again.segments)
     for name in again.segments["name"]:
         assert name in page
     assert f"{len(again.customers):,} customers" in page
+
+
+def test_run_takes_a_dict_config_and_reports_bad_keys_as_config_errors(tmp_path):
+    from segment_report import run
+    from segment_report.pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="segments.min_clustr_size") as info:
+        run({"segments": {"min_clustr_size": 5}}, input=tmp_path / "x.csv")
+    assert info.value.exit_code == 2
 
 
 def test_run_gives_results_as_typed_documents_and_dataframes(fast_demo):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from segment_report.pipeline.io.store import load_results
+from segment_report.reports.model import build_report
 from segment_report.reports.render import render_run
 from segment_report.reports.views import persona_views
 from tests.conftest import demo_run_dir
@@ -95,7 +96,7 @@ def test_failed_persona_render_keeps_previous_pdfs(rendered, tmp_path, monkeypat
     if len(before) < 2:
         pytest.skip("needs two personas")
     with pytest.raises(RuntimeError, match="boom"):
-        persona_pdf.render_persona_pdfs(load_results(run), run / "pdf" / "personas")
+        persona_pdf.render_persona_pdfs(build_report(load_results(run)), run / "pdf" / "personas")
     after = {p.name: p.read_bytes() for p in (run / "pdf" / "personas").glob("*.pdf")}
     assert after == before
     assert not [p for p in (run / "pdf").iterdir() if p.name.startswith(".")]

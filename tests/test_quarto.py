@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from segment_report.pipeline.io.store import load_results
+from segment_report.reports.model import build_report
 from segment_report.reports.quarto import render_quarto
 from segment_report.reports.render import render_run
 from segment_report.reports.narrative import drivers_sentences, geography_sentences
@@ -166,7 +167,7 @@ def test_held_back_run_shows_a_warning_on_every_page(run, tmp_path):
     gates = json.loads(gates_path.read_text(encoding="utf-8"))
     gates.update(passed=False, reason="segment stability 0.41 is below 0.6")
     gates_path.write_text(json.dumps(gates), encoding="utf-8")
-    render_quarto(load_results(held), held / "quarto", _svg_figures(held), run_quarto=False)
+    render_quarto(build_report(load_results(held)), held / "quarto", _svg_figures(held), run_quarto=False)
     for name, text in pages(held / "quarto").items():
         assert "::: {.callout-warning" in text, name
         assert "segment stability 0.41 is below 0.6" in text, name
@@ -178,7 +179,7 @@ def test_held_back_run_shows_a_warning_on_every_page(run, tmp_path):
 def test_first_month_has_no_changes_section(fast_demo, tmp_path):
     first = tmp_path / "2026-09"
     shutil.copytree(fast_demo / "2026-09", first)
-    render_quarto(load_results(first), first / "quarto", _svg_figures(first), run_quarto=False)
+    render_quarto(build_report(load_results(first)), first / "quarto", _svg_figures(first), run_quarto=False)
     text = (first / "quarto" / "index.qmd").read_text(encoding="utf-8")
     assert "What changed since" not in text and "Month over month" not in text
     assert "| Measure | Value | What it counts |" in text
@@ -193,7 +194,7 @@ def test_hostile_text_stays_inert_on_every_page(run, tmp_path):
     hostile = tmp_path / run.name
     shutil.copytree(run, hostile)
     inject(hostile)
-    render_quarto(load_results(hostile), hostile / "quarto", _svg_figures(hostile), run_quarto=False)
+    render_quarto(build_report(load_results(hostile)), hostile / "quarto", _svg_figures(hostile), run_quarto=False)
     texts = pages(hostile / "quarto")
     assert any(n.startswith("segments/") for n in texts)
     for name, text in texts.items():
