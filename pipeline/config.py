@@ -188,7 +188,7 @@ class RunConfig(StrictModel):
 # --------------------------------------------------------------------------- stages
 
 class SentimentConfig(StrictModel):
-    """Review sentiment model and scoring (see pipeline/sentiment.py for the label rules).
+    """Review sentiment model and scoring (see pipeline/stages/sentiment/labels.py for the label rules).
 
     ``model``: ``default`` (shipped MiniLM + LoRA), ``vader`` or a local Hugging Face checkpoint
     folder. ``batch_size``: texts per forward pass for ~128-token texts (shorter texts are packed
@@ -282,7 +282,8 @@ class DriversConfig(StrictModel):
     their effect interval includes zero, or their share of importance is below ``min_share``.
     Leakage: a feature, or a pair's product / ratio / sum, scoring >= ``leakage_r2`` against the
     target on ``leakage_sample_size`` rows is excluded (plus ``exclude_features``).
-    ``target_label`` and ``currency_symbol`` are only used in the narrative sentences.
+    ``target_label`` names the target in the report sentences; ``currency_symbol`` is the
+    symbol of every amount in every report of the run.
     """
 
     target: str = "monetary"

@@ -25,6 +25,7 @@ from segment_report.pipeline.config import Config, config_to_dict, load_config
 from segment_report.pipeline.errors import QualityGateError, SegmentReportError
 from segment_report.pipeline.stages.features import build_customer_features, resolve_window
 from segment_report.pipeline.stages.ingest.stage import IngestResult, ingest
+from segment_report.pipeline.io.geometry import load_regions
 from segment_report.pipeline.io.publish import (RunLock, Terminated, publish, recover, remove_if_empty,
                                                 staging_dir, terminate_on_signals)
 from segment_report.pipeline.io.store import (RunFolder, library_versions, load_previous_run,
@@ -93,28 +94,28 @@ def _drivers(cfg: Config, customers: pd.DataFrame) -> Artefacts:
     return {"drivers": result.report, "shap_values": result.shap}
 
 
-def _geography(cfg: Config, customers: pd.DataFrame, reviews: pd.DataFrame) -> Artefacts:
+def _geography(cfg: Config, customers: pd.DataFrame, reviews: pd.DataFrame, regions: Any) -> Artefacts:
     from segment_report.pipeline.stages.geography import analyse_geography
 
-    return {"states": analyse_geography(customers, reviews, cfg.geography, cfg.seed).report}
+    return {"states": analyse_geography(customers, reviews, cfg.geography, cfg.seed, regions).report}
 
 
 def _changes(cfg: Config, customers: pd.DataFrame, reviews: pd.DataFrame, window: Any,
              previous_run: Any) -> Artefacts:
-    from segment_report.pipeline.changes import compare_periods
+    from segment_report.pipeline.stages.changes import compare_periods
 
     return {"changes": compare_periods(customers, len(reviews), window.label, previous_run)}
 
 
 def _gates(cfg: Config, **documents: Any) -> Artefacts:
-    from segment_report.pipeline.gates import check_gates, gates_document
+    from segment_report.pipeline.stages.gates import check_gates, gates_document
 
     return {"gates": gates_document(check_gates(cfg.gates, documents))}
 
 
 #: What the runner hands the stages before the first one runs (see ``_inputs``).
 INPUTS: tuple[str, ...] = ("transactions", "customer_records", "review_records", "quarantine", "data_quality",
-                           "window", "score_cache", "previous_segment_model", "previous_run")
+                           "window", "score_cache", "previous_segment_model", "previous_run", "regions")
 
 STAGES: tuple[Stage, ...] = (
     Stage("features", _features, ("transactions", "customer_records", "review_records", "window"),
@@ -124,7 +125,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("segments", _segments, ("customers", "previous_segment_model"),
           ("customers", "segment_model", "segments", "segment_assignments")),
     Stage("drivers", _drivers, ("customers",), ("drivers", "shap_values")),
-    Stage("geography", _geography, ("customers", "reviews"), ("states",)),
+    Stage("geography", _geography, ("customers", "reviews", "regions"), ("states",)),
     Stage("changes", _changes, ("customers", "reviews", "window", "previous_run"), ("changes",)),
     Stage("gates", _gates, ("data_quality", "sentiment", "segments", "drivers", "changes"), ("gates",)),
 )
@@ -395,7 +396,8 @@ def _inputs(run: _Run) -> Artefacts:
             "window": run.window,
             "score_cache": ScoreCache(run.out / ".cache", refresh=run.force),
             "previous_segment_model": _previous_segment_model(cfg, label, run.force),
-            "previous_run": load_previous_run(run.out, label)}
+            "previous_run": load_previous_run(run.out, label),
+            "regions": load_regions(cfg.geography.geojson, cfg.geography.key_column, cfg.geography.name_column)}
     assert tuple(data) == INPUTS
     return data
 

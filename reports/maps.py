@@ -19,7 +19,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from segment_report.pipeline.geometry import Regions, load_regions
+from segment_report.pipeline.io.geometry import Regions, load_regions
 
 GREY = "#d9d9d9"
 CMAP = "RdBu"

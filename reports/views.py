@@ -76,7 +76,7 @@ def _kpi_values(results: RunResults) -> dict[str, dict[str, Any]]:
     changes = results.changes
     if changes:
         return changes["kpis"]
-    from segment_report.pipeline.changes import headline_kpis
+    from segment_report.pipeline.stages.changes import headline_kpis
 
     n_reviews = len(results.reviews) if results.reviews is not None else 0
     return {k: {"current": v, "previous": None, "delta": None, "relative": None}

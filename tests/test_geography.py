@@ -15,7 +15,7 @@ from segment_report.pipeline.config import GeographyConfig, load_config
 from segment_report.pipeline.errors import ConfigError, InputDataError
 from segment_report.pipeline.stages.geography import (analyse_geography, benjamini_hochberg, load_geography,
                                 local_moran_pvalues, save_geography)
-from segment_report.pipeline.geometry import load_regions, load_us_states
+from segment_report.pipeline.io.geometry import load_regions, load_us_states
 from segment_report.pipeline.stages.findings import resolve_pointer
 from segment_report.pipeline.states import STATE_CODES
 from segment_report.reports.narrative import geography_sentences, numbers_in_text

@@ -17,9 +17,9 @@ import yaml
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
-from segment_report.pipeline.changes import migration
+from segment_report.pipeline.stages.changes import migration
 from segment_report.pipeline.config import GatesConfig
-from segment_report.pipeline.gates import check_gates, gates_document
+from segment_report.pipeline.stages.gates import check_gates, gates_document
 from segment_report.reports.views import changes_view
 from tests.conftest import invoke, use_vader
 
@@ -109,26 +109,27 @@ def _smtp_env(port: int) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def months(tmp_path_factory):
-    """Generated data, then ``run --period 2026-09`` and ``run --period 2026-10 --email``."""
+def months(fast_demo, tmp_path_factory):
+    """A copy of the fast demo (generated data, September and October run through the API),
+    then ``run --period 2026-10 --email`` as a scheduler calls it: October is up to date, so the
+    run recomputes nothing and sends the report."""
     root = tmp_path_factory.mktemp("months")
-    runner = CliRunner()
-    assert invoke(runner, "-q", "generate", "--out", root / "data", "--transactions", "3000",
-                  "--seed", "5").exit_code == 0
+    shutil.copytree(fast_demo / "data", root / "data")
+    for period in ("2026-09", "2026-10"):
+        shutil.copytree(fast_demo / period, root / "out" / period)
     config = use_vader(root / "data" / "segment-report.yaml")
-    first = invoke(runner, "-q", "run", "--config", config, "--out", root / "out", "--period", "2026-09")
-    assert first.exit_code == 0, first.output
     inbox = Inbox()
     server = Controller(inbox, hostname="127.0.0.1", port=_free_port())
     server.start()
     try:
-        second = runner.invoke(__import__("segment_report.pipeline.cli", fromlist=["cli"]).cli,
-                               ["-q", "run", "--config", str(config), "--out", str(root / "out"),
-                                "--period", "2026-10", "--email", "--to", "cfo@example.com"],
-                               env=_smtp_env(server.port), catch_exceptions=False)
+        second = CliRunner().invoke(__import__("segment_report.pipeline.cli", fromlist=["cli"]).cli,
+                                    ["run", "--config", str(config), "--out", str(root / "out"),
+                                     "--period", "2026-10", "--email", "--to", "cfo@example.com"],
+                                    env=_smtp_env(server.port), catch_exceptions=False)
     finally:
         server.stop()
     assert second.exit_code == 0, second.output
+    assert "up to date" in second.output  # the same inputs and config as the API's run
     return root, inbox
 
 

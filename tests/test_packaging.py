@@ -73,8 +73,11 @@ def test_installs_beside_the_pypi_reports_pipeline_and_templates_distributions(w
     as itself and segment-report still renders (the packages' own dependencies come from the
     test's environment)."""
     target = tmp_path / "site"
+    # reports needs easydev (with colorlog), colormap and pkg_resources beside what this
+    # environment has; the rest of every distribution's dependencies come from it.
+    others = ["reports", "easydev", "colorlog", "colormap", "setuptools<81", "pipeline", "templates"]
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
-                           str(wheel), "reports", "pipeline", "templates"],
+                           str(wheel), *others],
                           capture_output=True, text=True, timeout=600)
     if proc.returncode != 0 and ("Could not find" in proc.stderr or "connection" in proc.stderr.lower()):
         pytest.skip(f"PyPI not reachable for the other distributions: {proc.stderr.strip()[-200:]}")
@@ -86,9 +89,11 @@ def test_installs_beside_the_pypi_reports_pipeline_and_templates_distributions(w
         "for m in (reports, pipeline, templates, segment_report, r):\n"
         "    assert Path(m.__file__).is_relative_to(site), m.__file__\n"
         "assert not Path(reports.__file__).is_relative_to(site / 'segment_report')\n"
+        "from reports import Report\n"
         "from segment_report.reports.env import environment\n"
         "environment().get_template('html/index.html')\n"
         "print('ok')\n")
+    # cwd: not the checkout, whose own pipeline/ and reports/ folders would be found first
     proc = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=300,
-                          env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
+                          cwd=tmp_path, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr

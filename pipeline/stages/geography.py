@@ -40,7 +40,7 @@ from scipy import stats
 
 from segment_report.pipeline.config import GeographyConfig
 from segment_report.pipeline.errors import InputDataError
-from segment_report.pipeline.geometry import Regions, load_regions, match_key
+from segment_report.pipeline.io.geometry import Regions, load_regions, match_key
 from segment_report.pipeline.log import logger
 from segment_report.pipeline.stages.findings import add_finding
 from segment_report.pipeline.states import to_code
@@ -348,8 +348,8 @@ def analyse_geography(customers: pd.DataFrame, reviews: pd.DataFrame | None, cfg
             ``None`` the customers' ``review_count`` is summed instead.
         cfg: the ``geography`` config section.
         seed: seeds the permutation tests.
-        regions: polygons to use; default: loaded from ``cfg`` (built-in US states or
-            ``cfg.geojson``).
+        regions: the polygons, as the runner loads them (``io.geometry.load_regions``); when
+            ``None`` (notebooks, tests) they are loaded from ``cfg`` here.
 
     Returns:
         :class:`GeographyResult`; ``report`` holds ``states`` (one entry per region, all 50
