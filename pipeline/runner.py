@@ -63,11 +63,12 @@ def _features(cfg: Config, transactions: pd.DataFrame, customer_records: pd.Data
 
 
 def _sentiment(cfg: Config, customers: pd.DataFrame, reviews: pd.DataFrame, window: Any,
-               score_cache: Any, data_quality: dict[str, Any]) -> Artefacts:
+               sentiment_state: Any, data_quality: dict[str, Any]) -> Artefacts:
     from segment_report.pipeline.stages.sentiment.stage import run_sentiment_stage
 
     result = run_sentiment_stage(reviews, customers["customer_id"], window.end, cfg.sentiment,
-                                 score_cache.folder, cfg.seed, refresh=score_cache.refresh)
+                                 sentiment_state.scores, cfg.seed, refresh=sentiment_state.refresh,
+                                 work_dir=sentiment_state.folder)
     per_customer = result.customers.drop(columns=["scored_reviews"], errors="ignore")
     return {"customers": customers.merge(per_customer, on="customer_id", how="left"),
             "reviews": result.reviews, "customer_sentiment": result.customers,
@@ -115,12 +116,12 @@ def _gates(cfg: Config, **documents: Any) -> Artefacts:
 
 #: What the runner hands the stages before the first one runs (see ``_inputs``).
 INPUTS: tuple[str, ...] = ("transactions", "customer_records", "review_records", "quarantine", "data_quality",
-                           "window", "score_cache", "previous_segment_model", "previous_run", "regions")
+                           "window", "sentiment_state", "previous_segment_model", "previous_run", "regions")
 
 STAGES: tuple[Stage, ...] = (
     Stage("features", _features, ("transactions", "customer_records", "review_records", "window"),
           ("customers", "reviews")),
-    Stage("sentiment", _sentiment, ("customers", "reviews", "window", "score_cache", "data_quality"),
+    Stage("sentiment", _sentiment, ("customers", "reviews", "window", "sentiment_state", "data_quality"),
           ("customers", "reviews", "customer_sentiment", "sentiment", "data_quality")),
     Stage("segments", _segments, ("customers", "previous_segment_model"),
           ("customers", "segment_model", "segments", "segment_assignments")),
@@ -132,9 +133,12 @@ STAGES: tuple[Stage, ...] = (
 
 
 @dataclass(frozen=True)
-class ScoreCache:
-    """Where the sentiment stage keeps its scores between runs, and whether to ignore them."""
+class SentimentState:
+    """What the sentiment stage keeps between runs, opened by the runner: the score cache (None
+    when ``sentiment.cache`` is off), the folder a fine-tuned model goes to, and whether to
+    ignore cached scores (``--force``)."""
 
+    scores: Any
     folder: Path
     refresh: bool = False
 
@@ -386,15 +390,21 @@ def _existing_result(final: RunFolder, seconds: float) -> RunResult:
                      len(segments.get("segments", [])), skipped=True)
 
 
-def _inputs(run: _Run) -> Artefacts:
+def _cache_dir(run: _Run) -> Path:
+    """The persistent cache folder: ``sentiment.cache_dir``, else ``<out>/.cache``."""
+    configured = run.cfg.sentiment.cache_dir
+    return Path(configured) if configured is not None else run.out / ".cache"
+
+
+def _inputs(run: _Run, scores: Any) -> Artefacts:
     """The artefacts the stages start from: the ingested tables, and what the store holds of
-    earlier runs."""
+    earlier runs (``scores``: the open sentiment score cache)."""
     cfg, label = run.cfg, run.window.label
     ing = run.ingested
     data = {"transactions": ing.transactions, "customer_records": ing.customers,
             "review_records": ing.reviews, "quarantine": ing.quarantine, "data_quality": ing.quality,
             "window": run.window,
-            "score_cache": ScoreCache(run.out / ".cache", refresh=run.force),
+            "sentiment_state": SentimentState(scores, _cache_dir(run), refresh=run.force),
             "previous_segment_model": _previous_segment_model(cfg, label, run.force),
             "previous_run": load_previous_run(run.out, label),
             "regions": load_regions(cfg.geography.geojson, cfg.geography.key_column, cfg.geography.name_column)}
@@ -420,7 +430,10 @@ def _build_and_publish(run: _Run, final: RunFolder, started: dt.datetime, t0: fl
         final.root.mkdir(parents=True, exist_ok=True)
         on_stage("ingest")
         logger.info("ingest: %s", run.ingested.summary())
-        data = _run_stages(run.cfg, _inputs(run), run.timings, on_stage)
+        from segment_report.pipeline.stages.sentiment.cache import score_cache
+
+        with score_cache(run.cfg.sentiment, _cache_dir(run)) as scores:
+            data = _run_stages(run.cfg, _inputs(run, scores), run.timings, on_stage)
         save_artefacts(staging, data)
         staging.write_document("manifest", _manifest(run, data, started, time.perf_counter() - t0, fingerprint))
         on_stage("reports")

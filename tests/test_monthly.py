@@ -21,7 +21,7 @@ from segment_report.pipeline.stages.changes import migration
 from segment_report.pipeline.config import GatesConfig
 from segment_report.pipeline.stages.gates import check_gates, gates_document
 from segment_report.reports.views import changes_view
-from tests.conftest import invoke, use_vader
+from tests.conftest import use_vader
 
 
 # --------------------------------------------------------------------------- units

@@ -225,7 +225,8 @@ def test_aggregate_without_any_review_gives_nan_not_half():
 def test_stage_with_vader_outputs_save_and_reload(reviews, tmp_path):
     cfg = SentimentConfig(model="vader")
     ids = pd.Series(["c1", "c2", "c3", "c4", "c5"])
-    res = run_sentiment_stage(reviews, ids, pd.Timestamp("2026-10-31"), cfg, tmp_path / "cache", seed=1)
+    with score_cache(cfg, tmp_path / "cache") as cache:
+        res = run_sentiment_stage(reviews, ids, pd.Timestamp("2026-10-31"), cfg, cache, seed=1)
     assert {"positive_prob", "label"} <= set(res.reviews.columns) and len(res.reviews) == 7
     assert list(res.customers.columns) == ["customer_id", "positive_prob", "positive_prob_recent",
                                            "share_negative", "scored_reviews", "sentiment_missing"]
@@ -234,7 +235,8 @@ def test_stage_with_vader_outputs_save_and_reload(reviews, tmp_path):
     assert res.report["model"]["model_id"].startswith("vader")
     assert res.report["agreement_with_ratings"]["n"] == 6
     assert res.report["customers"]["sentiment_missing"] == 2
-    again = run_sentiment_stage(reviews, ids, pd.Timestamp("2026-10-31"), cfg, tmp_path / "cache", seed=1)
+    with score_cache(cfg, tmp_path / "cache") as cache:  # a later run opens the same cache
+        again = run_sentiment_stage(reviews, ids, pd.Timestamp("2026-10-31"), cfg, cache, seed=1)
     assert again.report["scoring"]["cached"] == again.report["scoring"]["unique_texts"]
     pd.testing.assert_frame_equal(res.customers, again.customers)
     paths = save_sentiment_result(res, tmp_path / "results")
@@ -396,8 +398,9 @@ def test_stage_fine_tunes_on_rated_reviews_and_keeps_the_better_model(tmp_path):
     df["customer_id"] = [f"c{i % 7}" for i in range(len(df))]
     df["date"] = pd.Timestamp("2026-10-01")
     cfg = SentimentConfig(fine_tune=True, fine_tune_epochs=1, max_length=32)
-    res = run_sentiment_stage(df, pd.Series([f"c{i}" for i in range(8)]), pd.Timestamp("2026-10-31"),
-                              cfg, tmp_path, seed=3)
+    with score_cache(cfg, tmp_path) as cache:
+        res = run_sentiment_stage(df, pd.Series([f"c{i}" for i in range(8)]), pd.Timestamp("2026-10-31"),
+                                  cfg, cache, seed=3, work_dir=tmp_path)
     ft = res.report["fine_tune"]
     assert ft["status"] == "done" and ft["kept"] in ("fine_tuned", "configured")
     for key in ("configured_model", "fine_tuned_model"):

@@ -20,7 +20,7 @@ import pandas as pd
 from segment_report.pipeline.config import SentimentConfig
 from segment_report.pipeline.errors import InputDataError
 from segment_report.pipeline.log import logger
-from segment_report.pipeline.stages.sentiment.cache import ScoreCache, score_cache
+from segment_report.pipeline.stages.sentiment.cache import ScoreCache
 from segment_report.pipeline.stages.sentiment.evaluate import evaluate_labels
 from segment_report.pipeline.stages.sentiment.labels import star_labels
 from segment_report.pipeline.stages.sentiment.model import SHIPPED_MODEL_DIR
@@ -99,10 +99,10 @@ class SentimentResult:
 
 
 def _fine_tune_and_choose(reviews: pd.DataFrame, cfg: SentimentConfig, scorer: SentimentScorer,
-                          cache: ScoreCache | None, cache_dir: Path | None,
+                          cache: ScoreCache | None, work_dir: Path | None,
                           seed: int) -> tuple[SentimentScorer, dict[str, Any]]:
     """Fine-tune on the user's rated reviews; keep whichever model scores better on held-out data
-    (the fine-tuned model goes to ``cache_dir/fine-tuned``, or a temporary folder)."""
+    (the fine-tuned model goes to ``work_dir/fine-tuned``, or a temporary folder)."""
     import tempfile
 
     from segment_report.pipeline.stages.sentiment.train import (TrainConfig, prepare_training_frame,
@@ -130,7 +130,7 @@ def _fine_tune_and_choose(reviews: pd.DataFrame, cfg: SentimentConfig, scorer: S
         return evaluate_labels(test["label"].reset_index(drop=True), sc)
 
     base_metrics = held_out(scorer)
-    root = Path(cache_dir) / "fine-tuned" if cache_dir is not None else Path(tempfile.mkdtemp())
+    root = Path(work_dir) / "fine-tuned" if work_dir is not None else Path(tempfile.mkdtemp())
     out_dir = root / hashlib.sha256(pd.util.hash_pandas_object(frame).values.tobytes()
                                     + str((tcfg, seed)).encode()).hexdigest()[:16]
     init = SHIPPED_MODEL_DIR if (SHIPPED_MODEL_DIR / "adapter_config.json").exists() else None
@@ -149,21 +149,22 @@ def _fine_tune_and_choose(reviews: pd.DataFrame, cfg: SentimentConfig, scorer: S
 
 
 def run_sentiment_stage(reviews: pd.DataFrame, customer_ids: pd.Series, as_of: pd.Timestamp,
-                        cfg: SentimentConfig, cache_dir: Path | None, seed: int,
-                        refresh: bool = False) -> SentimentResult:
+                        cfg: SentimentConfig, cache: ScoreCache | None, seed: int,
+                        refresh: bool = False, work_dir: Path | None = None) -> SentimentResult:
     """The sentiment stage: score every review, aggregate per customer, report.
 
-    Pure apart from the score cache (and the fine-tuned model folder, both under ``cache_dir``).
+    The score cache is handed in, opened by the caller (``cache.score_cache``); with
+    ``sentiment.fine_tune`` the fine-tuned model is written under ``work_dir``.
 
     Args:
         reviews: review_id, customer_id, date, text, rating (rating may be all NaN).
         customer_ids: every customer of the run, with or without reviews.
         as_of: end of the analysis window (for the recency weighting).
         cfg: the ``sentiment`` config section.
-        cache_dir: persistent cache folder (the runner passes ``<run out_dir>/.cache``) or
-            ``None``; ``cfg.cache_dir`` wins when set.
+        cache: the open score cache, or ``None`` to score everything without one.
         seed: the run's seed (splits and fine-tuning).
         refresh: score every review again (``run --force``); the cache is rewritten, not read.
+        work_dir: where a fine-tuned model is kept between runs (a temporary folder when ``None``).
 
     Returns:
         :class:`SentimentResult`.
@@ -178,22 +179,19 @@ def run_sentiment_stage(reviews: pd.DataFrame, customer_ids: pd.Series, as_of: p
                              expected="review_id, customer_id, date, text, rating",
                              fix="map the review columns in input.reviews.columns")
     t0 = time.perf_counter()
-    cache_dir = cfg.cache_dir if cfg.cache_dir is not None else cache_dir
     reviews = reviews.reset_index(drop=True).copy()
     if "date" not in reviews.columns:
         reviews["date"] = pd.NaT
     if "rating" not in reviews.columns:
         reviews["rating"] = np.nan
     report: dict[str, Any] = {}
-    with score_cache(cfg, cache_dir) as cache:
-        scorer = SentimentScorer(cfg, cache, read_cache=not refresh)
-        has_ratings = pd.to_numeric(reviews["rating"], errors="coerce").notna().sum() > 0
-        if cfg.fine_tune and has_ratings:
-            scorer, report["fine_tune"] = _fine_tune_and_choose(reviews, cfg, scorer, cache, cache_dir,
-                                                                seed)
-        elif cfg.fine_tune:
-            report["fine_tune"] = {"status": "skipped", "reason": "the reviews carry no ratings"}
-        scores, quality, stats = scorer.score(reviews["text"].tolist())
+    scorer = SentimentScorer(cfg, cache, read_cache=not refresh)
+    has_ratings = pd.to_numeric(reviews["rating"], errors="coerce").notna().sum() > 0
+    if cfg.fine_tune and has_ratings:
+        scorer, report["fine_tune"] = _fine_tune_and_choose(reviews, cfg, scorer, cache, work_dir, seed)
+    elif cfg.fine_tune:
+        report["fine_tune"] = {"status": "skipped", "reason": "the reviews carry no ratings"}
+    scores, quality, stats = scorer.score(reviews["text"].tolist())
     reviews["positive_prob"] = scores["positive_prob"].to_numpy()
     reviews["label"] = scores["label"].to_numpy()
     customers, cust_summary = aggregate_customers(reviews, customer_ids, as_of,
