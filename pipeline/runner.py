@@ -32,6 +32,7 @@ from segment_report.pipeline.io.store import (RunFolder, library_versions, load_
                                               previous_run_dir, read_json, save_artefacts, write_csv,
                                               write_json)
 from segment_report.pipeline.log import logger
+from segment_report.reports.narrative.gates import gates_reason
 from segment_report.pipeline.stages.ingest.readers import file_sha256
 
 Artefacts = dict[str, Any]
@@ -448,7 +449,8 @@ def _build_and_publish(run: _Run, final: RunFolder, started: dt.datetime, t0: fl
         if gates["passed"]:
             staging.write_status("succeeded", exit_code=0, extra={"gates": gates})
         else:
-            staging.write_status("held", stage="gates", reason=gates["reason"], exit_code=3, extra={"gates": gates})
+            staging.write_status("held", stage="gates", reason=gates_reason(gates), exit_code=3,
+                                 extra={"gates": gates})
         logger.removeHandler(handler)
         handler.close()
         publish(staging.root, out, label)
@@ -472,9 +474,10 @@ def _finish_gates_and_email(cfg: Config, final: RunFolder, email: bool, recipien
     """Mark a run that failed a gate as held (exit 3, nothing sent); otherwise send if asked."""
     gates = read_json(final.result("gates.json")) if final.result("gates.json").exists() else {"passed": True}
     if not gates["passed"]:
-        final.write_status("held", stage="gates", reason=gates["reason"], exit_code=3, extra={
+        reason = gates_reason(gates)
+        final.write_status("held", stage="gates", reason=reason, exit_code=3, extra={
             "gates": gates, "email": "not sent: a quality gate failed" if email else "not requested"})
-        raise QualityGateError(f"report held back: {gates['reason']}",
+        raise QualityGateError(f"report held back: {reason}",
                                fix=f"the report is published in {final.root} for review; fix the data or "
                                    "relax the gates in the config's 'gates' section, then run again")
     if not email:

@@ -12,6 +12,7 @@ from typing import Any
 
 from segment_report.pipeline.io.store import RunResults
 from segment_report.reports import formatting as fmt
+from segment_report.reports.narrative.gates import gate_message, gates_reason
 from segment_report.reports.narrative import drivers_sentences, geography_sentences, of_kind
 from segment_report.reports.narrative.drivers import leakage_reason, shap_error_bound
 
@@ -125,7 +126,7 @@ def site_view(results: RunResults) -> SiteView:
                 f"{fmt.plural(totals['rows_read'], 'input row')} · every number on these pages comes from "
                 "the run's results/ folder"),
         kpis=kpis,
-        held=(f"Held back by a quality gate, not for distribution: {gates['reason']}."
+        held=(f"Held back by a quality gate, not for distribution: {gates_reason(gates)}."
               if (gates := results.gates) and not gates.get("passed", True) else ""),
     )
 
@@ -300,7 +301,7 @@ def model_cards(results: RunResults) -> list[Table]:
     gates = results.gates
     if gates:
         cards.append(Table("Quality gates" + ("" if gates.get("passed") else ": FAILED, report held back"),
-                           ("Gate", "Result"), tuple(Row((g["name"].replace("_", " "), g["message"]))
+                           ("Gate", "Result"), tuple(Row((g["name"].replace("_", " "), gate_message(g)))
                                                      for g in gates.get("gates", [])), (False, False)))
     return cards
 

@@ -4,6 +4,7 @@ hold a run back (exit 3, nothing sent), and ``run --email`` against a real SMTP 
 from __future__ import annotations
 
 import email
+from dataclasses import asdict
 import json
 import shutil
 import socket
@@ -20,6 +21,7 @@ from click.testing import CliRunner
 from segment_report.pipeline.stages.changes import migration
 from segment_report.pipeline.config import GatesConfig
 from segment_report.pipeline.stages.gates import check_gates, gates_document
+from segment_report.reports.narrative import gate_message, gates_reason
 from segment_report.reports.views import changes_view
 from tests.conftest import use_vader
 
@@ -73,13 +75,16 @@ def test_gates_pass_fail_and_unmeasured():
     strict = GatesConfig(max_quarantined_share=0.01, min_value_model_r2=0.9)
     doc = gates_document(check_gates(strict, RESULTS))
     assert not doc["passed"] and doc["failed"] == ["max_quarantined_share", "min_value_model_r2"]
-    assert "share of rows quarantined 0.05 (needs <= 0.01): FAILED" in doc["reason"]
+    assert "share of rows quarantined 0.05 (needs <= 0.01): FAILED" in gates_reason(doc)
     few_ratings = {**RESULTS, "sentiment": {"agreement_with_ratings": {"n": 10, "macro_f1": 0.1}}}
     gate = {g.name: g for g in check_gates(GatesConfig(), few_ratings)}["min_sentiment_macro_f1"]
-    assert gate.passed and gate.value is None and "not measured" in gate.message
+    assert gate.passed and gate.value is None
+    assert gate_message(asdict(gate)) == ("sentiment macro-F1 against star ratings: not measured in this run "
+                                          "(fewer than 50 rated reviews)")
     many = {**RESULTS, "changes": {"kpis": {"customers": {"current": 4768}}}}
-    assert "customers in the window 4,768 (needs >= 50): ok" in gates_document(
-        check_gates(GatesConfig(), many))["gates"][0]["message"]
+    assert gate_message(gates_document(check_gates(GatesConfig(), many))["gates"][0]) == \
+        "customers in the window 4,768 (needs >= 50): ok"
+    assert gates_reason(gates_document(check_gates(GatesConfig(), many))) is None
     assert check_gates(GatesConfig(enabled=False), RESULTS) == []
     assert "min_segment_stability" not in {g.name for g in check_gates(GatesConfig(min_segment_stability=None),
                                                                         RESULTS)}

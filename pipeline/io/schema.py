@@ -285,17 +285,18 @@ class Gate(Record):
     name: str
     passed: bool
     value: Number | None = None
-    threshold: Number | None = None
-    message: str
+    threshold: Number
+    higher_is_better: bool
+    context: dict[str, Any] = {}
 
 
 class GatesDoc(Document):
     """``results/gates.json``: the quality gates, their values and whether the run passed."""
 
     FILE: ClassVar[str] = "results/gates.json"
+    SCHEMA_VERSION: ClassVar[int] = 2  # 2: numbers only; reports.narrative.gates writes the words
     passed: bool
     failed: list[str] = []
-    reason: str | None = None
     gates: list[Gate] = []
 
 

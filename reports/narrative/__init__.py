@@ -8,7 +8,9 @@ finding's numbers with ``segment_report.reports.formatting``. Reports pick sente
 """
 
 from segment_report.reports.narrative.drivers import drivers_sentences
+from segment_report.reports.narrative.gates import gate_message, gates_reason
 from segment_report.reports.narrative.geography import geography_sentences
 from segment_report.reports.narrative.sentence import Sentence, numbers_in_text, of_kind
 
-__all__ = ["Sentence", "drivers_sentences", "geography_sentences", "numbers_in_text", "of_kind"]
+__all__ = ["Sentence", "drivers_sentences", "gate_message", "gates_reason", "geography_sentences",
+           "numbers_in_text", "of_kind"]
