@@ -473,10 +473,44 @@ def analyse_geography(customers: pd.DataFrame, reviews: pd.DataFrame | None, cfg
     table["hotspot"] = table["lisa_class"].isin(["HH", "LL"])
 
     segment_mix = _segment_mix(customers, codes, mapped, all_codes)
+    national = _national(df, scored_values, coverage, int(table["reviews"].sum()), mu)
+    report: dict[str, Any] = {
+        "geometry": {"source": regions.source, "key_column": regions.key_column,
+                     "is_us": regions.is_us,
+                     "name_column": None if regions.is_us else cfg.name_column},
+        "value_column": cfg.value_column,
+        "min_customers": cfg.min_customers,
+        "coverage": coverage,
+        "national": national,
+        "shrinkage": {
+            "method": ("empirical Bayes, normal-normal: state mean shrunk toward the national mean "
+                       "by sigma^2/n / (sigma^2/n + tau^2); tau^2 by DerSimonian-Laird moments"),
+            "target": _num(mu), "sigma2_within": _num(sigma2), "tau2_between": _num(tau2),
+        },
+        "spatial": spatial,
+        "states": _region_rows(table, segment_mix),
+        "hotspots": {key: [c for c in all_codes if table.at[c, "lisa_class"] == lisa]
+                     for key, lisa in HOTSPOT_KEYS.items()},
+        "insufficient": [c for c in all_codes if table.at[c, "insufficient_data"]],
+        "n_ranked": int(table["rank"].notna().sum()),
+    }
+    report["n_insufficient"] = len(report["insufficient"])
+    build_findings(report)
+    return GeographyResult(report=report, states=table)
+
+
+#: ``states.json`` ``hotspots`` keys and the LISA class each lists.
+HOTSPOT_KEYS = {"high": "HH", "low": "LL", "outliers_high_among_low": "HL", "outliers_low_among_high": "LH"}
+
+
+def _national(df: pd.DataFrame, scored_values: np.ndarray, coverage: dict[str, Any], n_reviews: int,
+              mu: float) -> dict[str, Any]:
+    """The national row: counts, mean sentiment with its 95% t-interval, spend per customer."""
+    n_nat = scored_values.size
     national = {
         "customers": int(coverage["customers_mapped"]),
         "reviewers": int(n_nat),
-        "reviews": int(table["reviews"].sum()),
+        "reviews": n_reviews,
         "mean_positive_prob": _num(mu),
         "ci_low": None, "ci_high": None,
         "spend_per_customer": _num(df["monetary"].mean()) if len(df) else None,
@@ -485,10 +519,14 @@ def analyse_geography(customers: pd.DataFrame, reviews: pd.DataFrame | None, cfg
         half_nat = stats.t.ppf(0.975, n_nat - 1) * float(np.std(scored_values, ddof=1)) / math.sqrt(n_nat)
         national["ci_low"] = _num(max(0.0, mu - half_nat))
         national["ci_high"] = _num(min(1.0, mu + half_nat))
+    return national
 
-    region_rows = []
+
+def _region_rows(table: pd.DataFrame, segment_mix: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """``states.json`` ``states``: one JSON row per region of the statistics table."""
+    rows = []
     for code, row in table.iterrows():
-        region_rows.append({
+        rows.append({
             "code": str(code), "name": row["name"],
             "fips": None if row["fips"] is None or pd.isna(row["fips"]) else str(row["fips"]),
             "customers": int(row["customers"]), "reviewers": int(row["reviewers"]),
@@ -512,35 +550,7 @@ def analyse_geography(customers: pd.DataFrame, reviews: pd.DataFrame | None, cfg
             "own_p_adjusted": _num(row["own_p_adjusted"]),
             "hotspot": bool(row["hotspot"]),
         })
-
-    hotspots = {
-        "high": [c for c in all_codes if table.at[c, "lisa_class"] == "HH"],
-        "low": [c for c in all_codes if table.at[c, "lisa_class"] == "LL"],
-        "outliers_high_among_low": [c for c in all_codes if table.at[c, "lisa_class"] == "HL"],
-        "outliers_low_among_high": [c for c in all_codes if table.at[c, "lisa_class"] == "LH"],
-    }
-    report: dict[str, Any] = {
-        "geometry": {"source": regions.source, "key_column": regions.key_column,
-                     "is_us": regions.is_us,
-                     "name_column": None if regions.is_us else cfg.name_column},
-        "value_column": cfg.value_column,
-        "min_customers": cfg.min_customers,
-        "coverage": coverage,
-        "national": national,
-        "shrinkage": {
-            "method": ("empirical Bayes, normal-normal: state mean shrunk toward the national mean "
-                       "by sigma^2/n / (sigma^2/n + tau^2); tau^2 by DerSimonian-Laird moments"),
-            "target": _num(mu), "sigma2_within": _num(sigma2), "tau2_between": _num(tau2),
-        },
-        "spatial": spatial,
-        "states": region_rows,
-        "hotspots": hotspots,
-        "insufficient": [c for c in all_codes if table.at[c, "insufficient_data"]],
-        "n_ranked": int(table["rank"].notna().sum()),
-    }
-    report["n_insufficient"] = len(report["insufficient"])
-    build_findings(report)
-    return GeographyResult(report=report, states=table)
+    return rows
 
 
 def _segment_mix(customers: pd.DataFrame, codes: pd.Series, mapped: np.ndarray,
