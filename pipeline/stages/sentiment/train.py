@@ -38,7 +38,8 @@ from segment_report.pipeline.errors import InputDataError
 from segment_report.pipeline.log import logger, progress_bar
 from segment_report.pipeline.stages.sentiment.evaluate import classification_metrics
 from segment_report.pipeline.stages.sentiment.labels import HEAD_LABELS, LABELS, band_labels, rating_to_label
-from segment_report.pipeline.stages.sentiment.model import (ADAPTER_WEIGHTS, BASE_DISTRIBUTION, base_model_path,
+from segment_report.pipeline.stages.sentiment.model import (ADAPTER_WEIGHTS, BASE_DISTRIBUTION, BASE_MODEL_ID,
+                                                             base_model_path,
                                                              base_model_version, load_adapter_model, load_tokenizer,
                                                              quantize_int8, quiet_transformers)
 from segment_report.pipeline.stages.sentiment.scorer import estimate_positive_share, shift_prob
@@ -231,6 +232,12 @@ def save_adapter(model, out_dir: Path) -> None:
     readme = out_dir / "README.md"  # peft writes a template card; ours is MODEL_CARD.md
     if readme.exists():
         readme.unlink()
+    # peft records the base model's folder on the training machine; loading always takes the
+    # base from the installed package, so record where it comes from instead of a local path.
+    config_path = out_dir / "adapter_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["base_model_name_or_path"] = BASE_MODEL_ID
+    config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
 def predict_positive_prob(model, tokenizer, texts: Sequence[str], max_length: int = 128,
