@@ -165,15 +165,18 @@ def test_held_back_run_shows_a_warning_on_every_page(run, tmp_path):
     shutil.copytree(run, held)
     gates_path = held / "results" / "gates.json"
     gates = json.loads(gates_path.read_text(encoding="utf-8"))
-    gates.update(passed=False, reason="segment stability 0.41 is below 0.6")
+    stability = next(g for g in gates["gates"] if g["name"] == "min_segment_stability")
+    stability.update(value=0.41, threshold=0.6, passed=False)
+    gates.update(passed=False, failed=["min_segment_stability"])
     gates_path.write_text(json.dumps(gates), encoding="utf-8")
+    reason = "segment stability (mean ARI of refits) 0.41 (needs >= 0.6): FAILED"
     render_quarto(build_report(load_results(held)), held / "quarto", _svg_figures(held), run_quarto=False)
     for name, text in pages(held / "quarto").items():
         assert "::: {.callout-warning" in text, name
-        assert "segment stability 0.41 is below 0.6" in text, name
+        assert reason in visible_text(text), name
     if PANDOC:
         out = visible_text(pandoc_html(held / "quarto" / "index.qmd"))
-        assert "Held back by a quality gate, not for distribution: segment stability 0.41 is below 0.6." in out
+        assert f"Held back by a quality gate, not for distribution: {reason}." in out
 
 
 def test_first_month_has_no_changes_section(fast_demo, tmp_path):
