@@ -75,7 +75,8 @@ def bench_speed(n_customers: int) -> None:
 
     t1 = time.perf_counter()
     from segment_report.pipeline.config import GeographyConfig
-    from segment_report.pipeline.stages.geography import analyse_geography, save_geography
+    from segment_report.pipeline.io.store import RunFolder
+    from segment_report.pipeline.stages.geography import analyse_geography
     from segment_report.reports.maps import build_interactive_map, draw_static_map
     t_import = time.perf_counter() - t1
 
@@ -84,7 +85,7 @@ def bench_speed(n_customers: int) -> None:
     result = analyse_geography(customers, None, cfg, seed=42)
     t_stats = time.perf_counter() - t2
     with tempfile.TemporaryDirectory() as tmp:
-        save_geography(result, Path(tmp))
+        RunFolder(Path(tmp)).create().write_document("states", result.report)
         t3 = time.perf_counter()
         draw_static_map(result.report, Path(tmp) / "states.svg")
         t_static = time.perf_counter() - t3

@@ -43,11 +43,10 @@ def draw_all(results: RunResults, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     drivers = results.drivers
-    shap_path = results.folder.result("shap_values.parquet")
-    if drivers and shap_path.exists():
+    if drivers and results.shap_values is not None:
         from segment_report.reports.drivers_figures import draw_driver_figures
 
-        written += draw_driver_figures(drivers, pd.read_parquet(shap_path), out_dir)
+        written += draw_driver_figures(drivers, results.shap_values, out_dir)
     states = results.states
     if states:
         from segment_report.reports.maps import draw_static_map

@@ -311,12 +311,12 @@ def test_figures_without_model(tmp_path):
 
 
 def test_save_and_load_round_trip(planted, tmp_path):
-    from segment_report.pipeline.stages.drivers import load_drivers, save_drivers
+    from segment_report.pipeline.io.store import RunFolder, read_json, save_artefacts
 
-    paths = save_drivers(planted, tmp_path / "results")
-    assert [p.name for p in paths] == ["drivers.json", "shap_values.parquet"]
-    report, frame = load_drivers(tmp_path / "results")
-    assert report == planted.report
+    paths = save_artefacts(RunFolder(tmp_path).create(), {"drivers": planted.report, "shap_values": planted.shap})
+    assert [p.name for p in paths] == ["shap_values.parquet", "drivers.json"]
+    assert read_json(tmp_path / "results" / "drivers.json") == {**planted.report, "schema_version": 2}
+    frame = pd.read_parquet(tmp_path / "results" / "shap_values.parquet")
     pd.testing.assert_frame_equal(frame, planted.shap, check_dtype=False)
 
 

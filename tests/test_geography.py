@@ -13,8 +13,8 @@ from scipy import stats
 
 from segment_report.pipeline.config import GeographyConfig, load_config
 from segment_report.pipeline.errors import ConfigError, InputDataError
-from segment_report.pipeline.stages.geography import (analyse_geography, benjamini_hochberg, load_geography,
-                                local_moran_pvalues, save_geography)
+from segment_report.pipeline.io.store import RunFolder, read_json
+from segment_report.pipeline.stages.geography import analyse_geography, benjamini_hochberg, local_moran_pvalues
 from segment_report.pipeline.io.geometry import load_regions, load_us_states
 from segment_report.pipeline.stages.findings import resolve_pointer
 from segment_report.pipeline.states import STATE_CODES
@@ -250,11 +250,13 @@ def test_missing_sentiment_column_is_a_clear_error(planted):
 
 
 def test_save_and_load_round_trip(result, tmp_path):
-    path = save_geography(result, tmp_path / "results")
-    assert path.name == "states.json"
-    assert load_geography(tmp_path / "results") == json.loads(json.dumps(result.report))
+    folder = RunFolder(tmp_path).create()
+    path = folder.write_document("states", result.report)
+    assert path == tmp_path / "results" / "states.json"
+    assert read_json(path) == {**json.loads(json.dumps(result.report)), "schema_version": 2}
+    assert folder.read_document("states").states[0].code == result.report["states"][0]["code"]
     with pytest.raises(InputDataError, match="states.json not found"):
-        load_geography(tmp_path / "nowhere")
+        RunFolder(tmp_path / "nowhere").read_document("states")
 
 
 def test_benjamini_hochberg_matches_scipy():

@@ -23,8 +23,8 @@ from segment_report.pipeline.stages.sentiment.labels import (UNSCORABLE, band_la
                                                              labels_from_column, rating_to_label)
 from segment_report.pipeline.stages.sentiment.model import SHIPPED_MODEL_DIR
 from segment_report.pipeline.stages.sentiment.scorer import SentimentScorer
-from segment_report.pipeline.stages.sentiment.stage import (aggregate_customers, load_sentiment_result,
-                                                            run_sentiment_stage, save_sentiment_result)
+from segment_report.pipeline.io.store import RunFolder, save_artefacts
+from segment_report.pipeline.stages.sentiment.stage import aggregate_customers, run_sentiment_stage
 from segment_report.pipeline.stages.sentiment.text import clean_text
 from segment_report.pipeline.stages.sentiment.train import (TrainConfig, split_indices, stratified_split,
                                                             tune_neutral_band)
@@ -239,10 +239,11 @@ def test_stage_with_vader_outputs_save_and_reload(reviews, tmp_path):
         again = run_sentiment_stage(reviews, ids, pd.Timestamp("2026-10-31"), cfg, cache, seed=1)
     assert again.report["scoring"]["cached"] == again.report["scoring"]["unique_texts"]
     pd.testing.assert_frame_equal(res.customers, again.customers)
-    paths = save_sentiment_result(res, tmp_path / "results")
-    loaded = load_sentiment_result(tmp_path / "results")
-    assert json.loads(paths["sentiment"].read_text())["text_quality"]["empty"] == 1
-    pd.testing.assert_frame_equal(loaded.customers, res.customers)
+    folder = RunFolder(tmp_path / "run").create()
+    save_artefacts(folder, {"sentiment": {**res.report, "text_quality": res.text_quality},
+                            "customer_sentiment": res.customers})
+    assert folder.read_document("sentiment")["text_quality"]["empty"] == 1
+    pd.testing.assert_frame_equal(pd.read_parquet(folder.result("customer_sentiment.parquet")), res.customers)
 
 
 def test_stage_rejects_missing_text_column(reviews):

@@ -274,8 +274,8 @@ class RunFolder:
 class RunResults:
     """A run's saved results as typed documents and DataFrames, loaded once, nothing recomputed.
 
-    The stage documents are ``None`` when the run has no such result (e.g. ``changes`` of a
-    run written before month-over-month comparison, ``drivers`` when the stage was skipped).
+    The stage documents and tables are ``None`` when the run has no such result (e.g.
+    ``shap_values`` when the drivers stage fitted no model).
     """
 
     folder: RunFolder
@@ -283,6 +283,7 @@ class RunResults:
     data_quality: DataQuality
     customers: pd.DataFrame
     reviews: pd.DataFrame | None
+    shap_values: pd.DataFrame | None = None
     sentiment: SentimentDoc | None = None
     segments: SegmentsDoc | None = None
     drivers: DriversDoc | None = None
@@ -309,13 +310,14 @@ def load_results(run_dir: Path) -> RunResults:
                              fix="pass the period folder, e.g. reports-out/2026-10")
     docs = {name: folder.read_document(name) for name in OPTIONAL_DOCUMENTS
             if folder.document_path(name).exists()}
-    reviews_path = folder.result("reviews.parquet")
+    tables = {name: pd.read_parquet(folder.result(f"{name}.parquet"))
+              for name in ("reviews", "shap_values") if folder.result(f"{name}.parquet").exists()}
     return RunResults(
         folder=folder,
         manifest=folder.read_document("manifest"),
         data_quality=folder.read_document("data_quality"),
         customers=pd.read_parquet(folder.result("customers.parquet")),
-        reviews=pd.read_parquet(reviews_path) if reviews_path.exists() else None,
+        **tables,
         **docs,
     )
 

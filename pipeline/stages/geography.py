@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -657,28 +656,3 @@ def build_findings(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- I/O
-
-def save_geography(result: GeographyResult, results_dir: Path) -> Path:
-    """Write ``results/states.json``.
-
-    Args:
-        result: the stage output.
-        results_dir: the run's ``results/`` folder.
-
-    Returns:
-        The path written.
-    """
-    from segment_report.pipeline.io.store import write_json
-
-    return write_json(Path(results_dir) / "states.json", result.report)
-
-
-def load_geography(results_dir: Path) -> dict[str, Any]:
-    """Read ``results/states.json`` back as the report dict.
-
-    Raises:
-        InputDataError: the file is missing or not valid JSON.
-    """
-    from segment_report.pipeline.io.store import read_result_json
-
-    return read_result_json(Path(results_dir) / "states.json")

@@ -28,9 +28,7 @@ Flow (:func:`explain_drivers` in ``stage``, no I/O; one module per step):
 
 from segment_report.pipeline.stages.drivers.features import driver_group, feature_label
 from segment_report.pipeline.stages.drivers.numbers import round_sig
-from segment_report.pipeline.stages.drivers.stage import (DriversResult,
-                                                           explain_drivers, load_drivers,
-                                                           save_drivers)
+from segment_report.pipeline.stages.drivers.stage import DriversResult, explain_drivers
 
 __all__ = ["DriversResult", "driver_group", "explain_drivers", "feature_label",
-           "load_drivers", "round_sig", "save_drivers"]
+           "round_sig"]

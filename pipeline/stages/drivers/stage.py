@@ -1,12 +1,10 @@
-"""The drivers stage: :func:`explain_drivers` runs the steps of the package in order, and
-:func:`save_drivers` / :func:`load_drivers` write and read its results."""
+"""The drivers stage: :func:`explain_drivers` runs the steps of the package in order; the
+runner's store writes its ``drivers.json`` and ``shap_values.parquet``."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -249,42 +247,3 @@ def explain_drivers(customers: pd.DataFrame, cfg: DriversConfig, seed: int) -> D
     findings.fitted(report, cfg.top_n)
     _lap(timings, "total", t0)
     return DriversResult(clean(report), frame, timings)
-
-
-def save_drivers(result: DriversResult, results_dir: Path) -> list[Path]:
-    """Write ``drivers.json`` and ``shap_values.parquet`` into a run's ``results/`` folder.
-
-    Args:
-        result: the output of :func:`explain_drivers`.
-        results_dir: the run's ``results/`` folder (created if missing).
-
-    Returns:
-        The paths written (the Parquet file only when a model was fitted).
-    """
-    from segment_report.pipeline.io.store import write_json, write_parquet
-
-    results_dir = Path(results_dir)
-    paths = [write_json(results_dir / "drivers.json", result.report)]
-    if not result.shap.empty:
-        paths.append(write_parquet(results_dir / "shap_values.parquet", result.shap))
-    return paths
-
-
-def load_drivers(results_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Read back ``drivers.json`` and ``shap_values.parquet`` (empty frame when absent).
-
-    Raises:
-        InputDataError: ``drivers.json`` is missing from the results folder.
-    """
-    from segment_report.pipeline.errors import InputDataError
-
-    results_dir = Path(results_dir)
-    report_path = results_dir / "drivers.json"
-    if not report_path.exists():
-        raise InputDataError("drivers.json not found", file=str(report_path),
-                             expected="a results folder written by a run",
-                             fix="run 'segment-report run' first, or point --run at a run folder")
-    report = json.loads(report_path.read_text(encoding="utf-8"))
-    shap_path = results_dir / "shap_values.parquet"
-    frame = pd.read_parquet(shap_path) if shap_path.exists() else pd.DataFrame()
-    return report, frame

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -306,10 +305,3 @@ def _summary(customers: pd.DataFrame, cfg: SegmentsConfig, seed: int, fitted: _F
         "carry_over": carry_over_summary(fitted.carry, fitted.previous),
         "warnings": fitted.notes,
     }
-
-
-def save_segments_json(result: SegmentResult, path: Path) -> Path:
-    """Write ``result.to_json()`` to ``path`` (normally ``results/segments.json``)."""
-    from segment_report.pipeline.io.store import write_json
-
-    return write_json(Path(path), result.to_json())

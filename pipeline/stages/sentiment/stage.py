@@ -8,7 +8,6 @@ the scored customers (not 0.5) in ``positive_prob``, ``positive_prob_recent`` an
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,29 +211,3 @@ def run_sentiment_stage(reviews: pd.DataFrame, customer_ids: pd.Series, as_of: p
 
 
 # --------------------------------------------------------------------------- I/O
-
-def save_sentiment_result(result: SentimentResult, results_dir: Path) -> dict[str, Path]:
-    """Write ``reviews.parquet`` (with positive_prob, label), ``customer_sentiment.parquet`` and
-    ``sentiment.json`` (report + text_quality) into ``results_dir``.
-
-    Returns:
-        ``{name: path}`` of the written files.
-    """
-    from segment_report.pipeline.io.store import write_json, write_parquet
-
-    results_dir = Path(results_dir)
-    return {"reviews": write_parquet(results_dir / "reviews.parquet", result.reviews),
-            "customer_sentiment": write_parquet(results_dir / "customer_sentiment.parquet",
-                                                result.customers),
-            "sentiment": write_json(results_dir / "sentiment.json",
-                                    {**result.report, "text_quality": result.text_quality})}
-
-
-def load_sentiment_result(results_dir: Path) -> SentimentResult:
-    """Re-load what :func:`save_sentiment_result` wrote, without recomputing."""
-    results_dir = Path(results_dir)
-    payload = json.loads((results_dir / "sentiment.json").read_text(encoding="utf-8"))
-    quality = payload.pop("text_quality", {})
-    return SentimentResult(reviews=pd.read_parquet(results_dir / "reviews.parquet"),
-                           customers=pd.read_parquet(results_dir / "customer_sentiment.parquet"),
-                           report=payload, text_quality=quality)
