@@ -50,7 +50,8 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, Record):
         return jsonable(value.model_dump(mode="json"))
     if isinstance(value, Mapping):
-        return {str(k) if isinstance(k, (np.integer, np.str_)) else k: jsonable(v) for k, v in value.items()}
+        # keys as JSON writes them (json turns an int key into its string anyway)
+        return {k if type(k) is str else str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):

@@ -40,15 +40,3 @@ def round_sig(value: float | None, digits: int = 3) -> float | int | None:
 def average_rank(values: np.ndarray) -> np.ndarray:
     """Average ranks (ties share a rank), as used by Spearman's rho."""
     return pd.Series(values).rank(method="average").to_numpy()
-
-
-
-def clean(obj: Any) -> Any:
-    """Recursively convert numpy scalars and non-finite floats for JSON."""
-    if isinstance(obj, dict):
-        return {str(k): clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean(v) for v in obj]
-    if isinstance(obj, (np.generic, float, int)) and not isinstance(obj, bool):
-        return json_number(obj)
-    return obj

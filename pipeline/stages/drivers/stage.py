@@ -12,6 +12,7 @@ import pandas as pd
 
 from segment_report.pipeline.config import DriversConfig
 from segment_report.pipeline.errors import ConfigError
+from segment_report.pipeline.io.store import jsonable
 from segment_report.pipeline.log import logger
 from segment_report.pipeline.stages.drivers import findings
 from segment_report.pipeline.stages.drivers.explain import (explain_sample, global_importance,
@@ -19,7 +20,7 @@ from segment_report.pipeline.stages.drivers.explain import (explain_sample, glob
                                                              shap_frame)
 from segment_report.pipeline.stages.drivers.features import encode_features, feature_label
 from segment_report.pipeline.stages.drivers.model import fit_value_model, leakage_guard
-from segment_report.pipeline.stages.drivers.numbers import clean, json_number, round_sig
+from segment_report.pipeline.stages.drivers.numbers import json_number, round_sig
 
 
 
@@ -246,4 +247,4 @@ def explain_drivers(customers: pd.DataFrame, cfg: DriversConfig, seed: int) -> D
     frame = shap_frame(data, vm, ex, y, cfg.target, seg_ids, seg_names)
     findings.fitted(report, cfg.top_n)
     _lap(timings, "total", t0)
-    return DriversResult(clean(report), frame, timings)
+    return DriversResult(jsonable(report), frame, timings)

@@ -4,7 +4,6 @@ it with a run and load it next month."""
 from __future__ import annotations
 
 import json
-import math
 import sys
 import types
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from segment_report.pipeline.errors import InputDataError
+from segment_report.pipeline.io.store import jsonable
 from segment_report.pipeline.stages.segments.clustering import Segmenter
 from segment_report.pipeline.stages.segments.features import FeatureTransformer
 
@@ -157,25 +157,3 @@ def assignment_frame(customer_id: pd.Series, labels: np.ndarray, strength: np.nd
         "umap_x": np.asarray(emb2[:, 0], dtype=float),
         "umap_y": np.asarray(emb2[:, 1], dtype=float),
     })
-
-
-def jsonable(obj: Any) -> Any:
-    """``obj`` with numpy scalars and arrays, paths and NA made plain JSON (non-finite -> None)."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, Path):
-        return str(obj)
-    if obj is pd.NA or obj is pd.NaT:
-        return None
-    return obj

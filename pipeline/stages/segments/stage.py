@@ -27,13 +27,13 @@ import pandas as pd
 from segment_report.pipeline.config import SegmentsConfig
 from segment_report.pipeline.errors import ConfigError, InputDataError
 from segment_report.pipeline.log import logger
+from segment_report.pipeline.io.store import jsonable
 from segment_report.pipeline.stages.segments import personas
 from segment_report.pipeline.stages.segments.carry_over import (carried_names, carry_ids, carry_over_summary,
                                                                  segment_carry_over)
 from segment_report.pipeline.stages.segments.clustering import MIN_CUSTOMERS, Segmenter
 from segment_report.pipeline.stages.segments.features import FeatureTransformer
-from segment_report.pipeline.stages.segments.model import (NOISE_ID, NOISE_NAME, SegmentModel, assignment_frame,
-                                                            jsonable)
+from segment_report.pipeline.stages.segments.model import NOISE_ID, NOISE_NAME, SegmentModel, assignment_frame
 from segment_report.pipeline.stages.segments.stability import (CONFIDENCE_HIGH, CONFIDENCE_MEDIUM,
                                                                 bootstrap_stability)
 
