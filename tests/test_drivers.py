@@ -418,3 +418,11 @@ def test_leakage_reasons_written_from_the_entries(planted):
     assert reasons["spend_check"].startswith("spend_check alone rebuilds monetary (score ")
     assert reasons["avg_order_value"].startswith("the product of ")
     assert reasons["avg_order_value"].endswith("; avg_order_value left out, frequency kept")
+
+
+def test_every_finding_kind_has_a_sentence_writer_and_the_stage_emits_only_declared_kinds(planted):
+    from segment_report.pipeline.stages.drivers.findings import KINDS
+    from segment_report.reports.narrative.drivers import _WRITERS
+
+    assert set(_WRITERS) == set(KINDS)
+    assert {f["kind"] for f in planted.report["findings"]} <= set(KINDS)

@@ -377,3 +377,11 @@ def test_generated_data_planted_states_found():
     assert len(found) >= 3
     assert len(flagged - high - low) <= 1
     assert not flagged & set(states.index[states["customers"] < 30])
+
+
+def test_every_finding_kind_has_a_sentence_writer_and_the_stage_emits_only_declared_kinds(result):
+    from segment_report.pipeline.stages.geography import FINDING_KINDS
+    from segment_report.reports.narrative.geography import _WRITERS
+
+    assert set(_WRITERS) == set(FINDING_KINDS)
+    assert {f["kind"] for f in result.report["findings"]} <= set(FINDING_KINDS)

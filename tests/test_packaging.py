@@ -27,7 +27,8 @@ def wheel(tmp_path_factory) -> Path:
     # From a copy: setuptools leaves build/ behind, and a stale build/ would put deleted
     # modules into the wheel of a later build.
     source = shutil.copytree(ROOT, out / "src", ignore=shutil.ignore_patterns(
-        ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache"))
+        ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
+        "segment-report-demo", "reports-out", "test-artifacts"))
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
