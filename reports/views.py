@@ -15,6 +15,7 @@ from segment_report.reports import formatting as fmt
 from segment_report.reports.narrative.gates import gate_message, gates_reason
 from segment_report.reports.narrative import drivers_sentences, geography_sentences, of_kind
 from segment_report.reports.narrative.drivers import leakage_reason, shap_error_bound
+from segment_report.reports.narrative.notes import multiple_testing_text, note_text
 
 
 @dataclass(frozen=True)
@@ -481,7 +482,7 @@ def drivers_view(drivers: dict[str, Any] | None) -> dict[str, Any]:
                                                           "High vs low effect", "Direction"),
                             rows, (True, False, True, True, False)),
         "groups": _driver_groups_table(drivers.get("group_importance", [])),
-        "notes": [n if isinstance(n, str) else n.get("text", "") for n in drivers.get("notes", [])],
+        "notes": [note_text(n) for n in drivers.get("notes", [])],
     }
 
 
@@ -527,7 +528,7 @@ def geography_view(states: dict[str, Any] | None) -> dict[str, Any]:
                          f"({fmt.pvalue(spatial.get('moran_p'))}, {fmt.significance(spatial.get('moran_p'))})."
                          if spatial.get("moran_i") is not None else "Spatial autocorrelation was not tested "
                          "(too few states with enough data).")
-                        + (f" Local clusters: {spatial['multiple_testing']}." if spatial.get("multiple_testing") else ""),
+                        + (f" Local clusters: {multiple_testing_text(spatial)}." if spatial.get("alpha") is not None else ""),
     }
 
 
@@ -560,8 +561,7 @@ def changes_view(changes: dict[str, Any] | None) -> dict[str, Any]:
     ``available`` is False for a first run (no previous period in the output folder).
     """
     if not changes or not changes.get("previous_period"):
-        return {"available": False, "bullets": [],
-                "note": (changes or {}).get("notes", ["no previous run"])[0] if changes else ""}
+        return {"available": False, "bullets": []}
     prev = fmt.month(changes["previous_period"])
     k = changes["kpis"]
     bullets = [

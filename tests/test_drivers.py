@@ -12,9 +12,11 @@ import pandas as pd
 import pytest
 
 from segment_report.pipeline.config import DriversConfig
+from segment_report.pipeline.io.schema import DriversDoc
 from segment_report.pipeline.stages.drivers import DriversResult, explain_drivers, round_sig
 from segment_report.pipeline.stages.findings import resolve_pointer
 from segment_report.reports.narrative import drivers_sentences, numbers_in_text
+from segment_report.reports.narrative.notes import dropped_text, note_text
 from segment_report.pipeline.errors import ConfigError
 
 FAST = dict(n_estimators=40, shap_sample_size=300, bootstrap_reps=50, leakage_sample_size=2000,
@@ -272,7 +274,9 @@ def test_few_customers_above_minimum_still_fit():
     df = make_customers(n=60)
     result = explain_drivers(df, DriversConfig(**FAST, min_customers=50), seed=1)
     assert result.report["status"] == "ok"
-    assert any("rough" in note for note in result.report["notes"])
+    assert result.report["notes"] == [{"code": "few_customers",
+                                       "params": {"customers": 60, "threshold": 200}}]
+    assert "rough" in note_text(result.report["notes"][0])
     _check_narratives(result.report)
 
 
@@ -283,7 +287,8 @@ def test_config_exclude_and_bad_target():
     excluded = {e["feature"] for e in result.report["leakage"]["excluded"]
                 if e["source"] == "config"}
     assert excluded == {"gender=female", "gender=male", "gender=other"}
-    assert any("nope" in note for note in result.report["notes"])
+    assert {"code": "exclude_feature_unknown", "params": {"feature": "nope"}} in result.report["notes"]
+    assert any("'nope'" in note_text(n) for n in result.report["notes"])
     _check_narratives(result.report)
     with pytest.raises(ConfigError, match="drivers.target 'spend'"):
         explain_drivers(df, DriversConfig(target="spend"), seed=1)
@@ -315,7 +320,7 @@ def test_save_and_load_round_trip(planted, tmp_path):
 
     paths = save_artefacts(RunFolder(tmp_path).create(), {"drivers": planted.report, "shap_values": planted.shap})
     assert [p.name for p in paths] == ["shap_values.parquet", "drivers.json"]
-    assert read_json(tmp_path / "results" / "drivers.json") == {**planted.report, "schema_version": 2}
+    assert read_json(tmp_path / "results" / "drivers.json") == {**planted.report, "schema_version": DriversDoc.SCHEMA_VERSION}
     frame = pd.read_parquet(tmp_path / "results" / "shap_values.parquet")
     pd.testing.assert_frame_equal(frame, planted.shap, check_dtype=False)
 
@@ -426,3 +431,15 @@ def test_every_finding_kind_has_a_sentence_writer_and_the_stage_emits_only_decla
 
     assert set(_WRITERS) == set(KINDS)
     assert {f["kind"] for f in planted.report["findings"]} <= set(KINDS)
+
+
+def test_every_note_and_drop_code_has_words_and_the_stage_emits_only_declared_codes(planted):
+    from segment_report.pipeline.stages.drivers.features import DROP_CODES
+    from segment_report.pipeline.stages.drivers.stage import NOTE_CODES
+    from segment_report.reports.narrative.notes import DROPPED, NOTES
+
+    assert set(NOTE_CODES) <= set(NOTES) and set(DROPPED) == set(DROP_CODES)
+    assert {n["code"] for n in planted.report["notes"]} <= set(NOTE_CODES)
+    dropped = planted.report["features"]["dropped"]
+    assert dropped and {d["code"] for d in dropped} <= set(DROP_CODES)
+    assert all(dropped_text(d) for d in dropped)

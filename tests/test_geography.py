@@ -13,12 +13,15 @@ from scipy import stats
 
 from segment_report.pipeline.config import GeographyConfig, load_config
 from segment_report.pipeline.errors import ConfigError, InputDataError
+from segment_report.pipeline.io.schema import StatesDoc
 from segment_report.pipeline.io.store import RunFolder, read_json
-from segment_report.pipeline.stages.geography import analyse_geography, benjamini_hochberg, local_moran_pvalues
+from segment_report.pipeline.stages.geography import (SKIP_CODES, analyse_geography, benjamini_hochberg,
+                                                      local_moran_pvalues)
 from segment_report.pipeline.io.geometry import load_regions, load_us_states
 from segment_report.pipeline.stages.findings import resolve_pointer
 from segment_report.pipeline.states import STATE_CODES
 from segment_report.reports.narrative import geography_sentences, numbers_in_text
+from segment_report.reports.narrative.notes import SPATIAL_SKIPPED, multiple_testing_text
 
 HIGH = ("CO", "UT", "WY")
 LOW = ("GA", "SC", "NC")
@@ -107,7 +110,8 @@ def test_report_has_every_state_and_is_strict_json(result):
     assert oh["ci_low"] < oh["mean_positive_prob"] < oh["ci_high"]
     assert sum(m["share"] for m in oh["segment_mix"]) == pytest.approx(1.0)
     assert report["spatial"]["moran_p"] is not None
-    assert "Benjamini-Hochberg" in report["spatial"]["multiple_testing"]
+    assert report["spatial"]["multiple_testing"] == "fdr_bh_two_step"
+    assert "Benjamini-Hochberg" in multiple_testing_text(report["spatial"])
 
 
 def test_planted_clusters_found_tiny_state_never_flagged(result):
@@ -181,7 +185,7 @@ def test_single_state_does_not_crash():
     report = analyse_geography(df, None, CFG, seed=0).report
     states = by_code(report)
     assert states["OH"]["rank"] == 1 and states["OH"]["customers"] == 80
-    assert report["spatial"]["skipped_reason"] is not None
+    assert report["spatial"]["skipped"] in SKIP_CODES
     assert report["spatial"]["moran_i"] is None
     assert not any(report["hotspots"].values())
     assert "spatial_test_skipped" in [f["kind"] for f in report["findings"]]
@@ -253,7 +257,7 @@ def test_save_and_load_round_trip(result, tmp_path):
     folder = RunFolder(tmp_path).create()
     path = folder.write_document("states", result.report)
     assert path == tmp_path / "results" / "states.json"
-    assert read_json(path) == {**json.loads(json.dumps(result.report)), "schema_version": 2}
+    assert read_json(path) == {**json.loads(json.dumps(result.report)), "schema_version": StatesDoc.SCHEMA_VERSION}
     assert folder.read_document("states").states[0].code == result.report["states"][0]["code"]
     with pytest.raises(InputDataError, match="states.json not found"):
         RunFolder(tmp_path / "nowhere").read_document("states")
@@ -384,4 +388,5 @@ def test_every_finding_kind_has_a_sentence_writer_and_the_stage_emits_only_decla
     from segment_report.reports.narrative.geography import _WRITERS
 
     assert set(_WRITERS) == set(FINDING_KINDS)
+    assert set(SPATIAL_SKIPPED) == set(SKIP_CODES)
     assert {f["kind"] for f in result.report["findings"]} <= set(FINDING_KINDS)

@@ -58,7 +58,7 @@ def test_changes_view_bullets_use_the_saved_numbers():
     assert view["bullets"][1] == "2 new customers and 2 lapsed; 2 of 5 (40%) stayed in their persona and 1 moved."
     assert view["bullets"][2] == "Largest move: 1 customer from Persona 1 to Persona 2."
     assert view["migration"].rows[-1].cells == ("Total", "2", "2", "1", "2", "7")
-    assert not changes_view({"previous_period": None, "kpis": kpis, "notes": ["first run"]})["available"]
+    assert not changes_view({"previous_period": None, "kpis": kpis, "notes": [{"code": "no_previous_run"}]})["available"]
 
 
 RESULTS = {

@@ -21,6 +21,7 @@ from segment_report.pipeline.stages.segments.features import FeatureTransformer
 from segment_report.pipeline.stages.segments.model import SegmentModel
 from segment_report.pipeline.stages.segments.stability import confidence_level
 from segment_report.pipeline.stages.segments.stage import segment_customers
+from segment_report.reports.narrative.notes import note_text
 
 CATS = ("books", "clothing", "electronics", "home_decor")
 # freq, recency, aov, items, tenure, category weights, positive_prob
@@ -188,7 +189,8 @@ def test_tiny_table_gives_one_segment_with_a_message():
     result = segment_customers(tiny, SegmentsConfig(**FAST), seed=0)
     assert result.summary["n_segments"] == 1
     assert result.assignments["segment_id"].nunique() == 1
-    assert any("too few to segment" in w for w in result.summary["warnings"])
+    assert [w["code"] for w in result.summary["warnings"]] == ["too_few_customers"]
+    assert "too few to segment" in note_text(result.summary["warnings"][0])
     json.dumps(result.to_json(), allow_nan=False)
 
 
@@ -198,7 +200,8 @@ def test_identical_rows_give_one_segment():
     same["customer_id"] = [f"X{i}" for i in range(200)]
     result = segment_customers(same, SegmentsConfig(**FAST), seed=0)
     assert result.summary["n_segments"] == 1
-    assert any("distinct feature profiles" in w for w in result.summary["warnings"])
+    assert [w["code"] for w in result.summary["warnings"]] == ["too_few_profiles"]
+    assert "distinct feature profiles" in note_text(result.summary["warnings"][0])
 
 
 def test_constant_column_and_nans_are_handled():

@@ -175,6 +175,15 @@ class Segment(Record):
     carry_over: dict[str, Any] | None = None
 
 
+class Note(Record):
+    """A diagnostic a stage emits (``segment_report.pipeline.stages.findings.note``): a ``code``
+    from the stage's closed list and the numbers or names it needs;
+    ``segment_report.reports.narrative.notes`` words it."""
+
+    code: str
+    params: dict[str, Any] = {}
+
+
 class SegmentsSummary(Record):
     mode: str
     seed: int
@@ -182,13 +191,14 @@ class SegmentsSummary(Record):
     n_segments: int
     features: list[str]
     stability: dict[str, Any] | None = None
-    warnings: list[str] = []
+    warnings: list[Note] = []
 
 
 class SegmentsDoc(Document):
     """``results/segments.json``: the personas, their profiles and stability."""
 
     FILE: ClassVar[str] = "results/segments.json"
+    SCHEMA_VERSION: ClassVar[int] = 2  # 2: summary.warnings are notes (code + params), not text
     summary: SegmentsSummary
     segments: list[Segment]
 
@@ -220,11 +230,12 @@ class DriversDoc(Document):
 
     model_config = ConfigDict(extra="allow", frozen=True)
     FILE: ClassVar[str] = "results/drivers.json"
-    SCHEMA_VERSION: ClassVar[int] = 2  # 2: findings replace the stage's sentences (narratives)
+    # 2: findings replace the stage's sentences; 3: notes and dropped features are codes + params
+    SCHEMA_VERSION: ClassVar[int] = 3
     status: str
     target: str
     n_customers: int
-    notes: list[str] = []
+    notes: list[Note] = []
     global_importance: list[DriverImportance] = []
     group_importance: list[dict[str, Any]] = []
     segments: list[dict[str, Any]] = []
@@ -250,7 +261,8 @@ class StatesDoc(Document):
 
     model_config = ConfigDict(extra="allow", frozen=True)
     FILE: ClassVar[str] = "results/states.json"
-    SCHEMA_VERSION: ClassVar[int] = 2  # 2: findings replace the stage's sentences (narrative)
+    # 2: findings replace the stage's sentences; 3: spatial method and skip reason are codes
+    SCHEMA_VERSION: ClassVar[int] = 3
     value_column: str
     min_customers: int
     coverage: dict[str, Any]
@@ -272,13 +284,14 @@ class ChangesDoc(Document):
     the persona migration matrix."""
 
     FILE: ClassVar[str] = "results/changes.json"
+    SCHEMA_VERSION: ClassVar[int] = 2  # 2: notes are codes + params, not text
     period: str
     previous_period: str | None = None
     previous_run: dict[str, Any] | None = None
     kpis: dict[str, KpiChange]
     segments: list[dict[str, Any]] = []
     migration: dict[str, Any] | None = None
-    notes: list[str] = []
+    notes: list[Note] = []
 
 
 class Gate(Record):

@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from segment_report.pipeline.stages.findings import note
+
 if TYPE_CHECKING:
     from segment_report.pipeline.io.store import PreviousRun
 
 NEW, LAPSED = "new", "lapsed"
+NOTE_CODES = ("no_previous_run",)
 
 
 def headline_kpis(customers: pd.DataFrame, n_reviews: int) -> dict[str, float | None]:
@@ -108,7 +111,7 @@ def compare_periods(customers: pd.DataFrame, n_reviews: int, label: str,
                            "segments": [], "migration": None, "notes": []}
     has_segments = "segment_id" in customers.columns
     if previous is None:
-        doc["notes"].append("no previous period's run in the output folder: no month-over-month comparison")
+        doc["notes"].append(note("no_previous_run"))
         doc["segments"] = segment_sizes(None, customers) if has_segments else []
         return doc
     before = headline_kpis(previous.customers, previous.n_reviews)

@@ -36,3 +36,10 @@ def add_finding(document: dict[str, Any], fid: str, kind: str,
         "id": fid, "kind": kind,
         "numbers": {k: resolve_pointer(document, p) for k, p in sources.items()},
         "sources": sources, "refs": refs or {}})
+
+
+def note(code: str, **params: Any) -> dict[str, Any]:
+    """A diagnostic for a results document's ``notes`` (or ``warnings``): ``code`` from the
+    stage's closed list of note codes and the numbers or names it needs, never a sentence;
+    ``segment_report.reports.narrative.notes`` writes the words."""
+    return {"code": code, "params": params}

@@ -46,7 +46,8 @@ from segment_report.pipeline.states import to_code
 
 LISA_CLASSES = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
 NOT_SIGNIFICANT = "not significant"
-MULTIPLE_TESTING = "Benjamini-Hochberg false discovery rate"
+#: ``spatial.skipped``: why no spatial statistics were computed (``reports.narrative`` words it).
+SKIP_CODES = ("too_few_regions", "no_variation", "no_scored_reviews")
 
 
 @dataclass(frozen=True)
@@ -253,32 +254,26 @@ def _spatial(values: pd.Series, testable: pd.Series, own_diff: pd.Series, own_p:
                           "own_p_adjusted": np.nan, "lisa_screened": False},
                          index=values.index)
     info: dict[str, Any] = {
-        "weights": "Queen contiguity on the region polygons, row-standardised",
-        "value": f"empirical-Bayes shrunk mean {cfg.value_column}",
+        # method identifiers; reports.narrative.geography describes them
+        "weights": "queen_row_standardised",
+        "value": "empirical_bayes_shrunk_mean",
         "islands": island_codes,
         "island_treatment": cfg.islands,
         "excluded": excluded,
         "permutations": cfg.permutations,
         "seed": seed,
         "alpha": cfg.alpha,
-        "engine": ("esda.Moran_Local conditional permutations" if cfg.lisa_engine == "esda" else
-                   "esda.Moran_Local statistics; conditional permutations in numpy (same method as "
-                   "esda's, without its numba compilation)"),
-        "multiple_testing": (f"two steps, each with {MULTIPLE_TESTING} (FDR) control at q = "
-                             f"{cfg.alpha}: (1) each tested region's own mean against the national "
-                             f"mean (z-test, pooled variance); (2) local Moran pseudo p-values of the "
-                             f"regions passing step 1 whose quadrant matches the direction of their "
-                             f"difference. A LISA class is reported only for regions passing both"),
+        "engine": cfg.lisa_engine,
+        "multiple_testing": "fdr_bh_two_step",
         "moran_i": None, "moran_expected": None, "moran_z": None, "moran_p": None,
-        "moran_significant": False, "tested_regions": 0, "skipped_reason": None,
+        "moran_significant": False, "tested_regions": 0, "skipped": None,
     }
     n_links = sum(len(v) for v in w.neighbors.values())
     if len(ids) < 3 or n_links == 0:
-        info["skipped_reason"] = "fewer than 3 connected regions: no spatial statistics"
+        info["skipped"] = "too_few_regions"
         return info, local
     if float(np.std(y)) <= 1e-12:
-        info["skipped_reason"] = ("no between-region variation after shrinkage: the data show no "
-                                  "difference between regions to cluster")
+        info["skipped"] = "no_variation"
         return info, local
 
     # Moran draws from the global numpy RNG; seed it and restore it so callers are unaffected.
@@ -466,7 +461,7 @@ def analyse_geography(customers: pd.DataFrame, reviews: pd.DataFrame | None, cfg
     else:
         spatial, local = _spatial(pd.Series(0.0, index=all_codes), sufficient & False, own_diff,
                                   own_p, regions, cfg, seed)
-        spatial["skipped_reason"] = "no customer with a scored review in any region"
+        spatial["skipped"] = "no_scored_reviews"
     table["own_p"] = own_p
     table = table.join(local)
     table["hotspot"] = table["lisa_class"].isin(["HH", "LL"])
@@ -618,14 +613,14 @@ def build_findings(report: dict[str, Any]) -> list[dict[str, Any]]:
         src.update(ci_low="/national/ci_low", ci_high="/national/ci_high")
     add_finding(report, "national_mean", "national_mean", src)
     moran = {"moran_i": "/spatial/moran_i", "moran_p": "/spatial/moran_p"}
-    if sp["skipped_reason"]:
+    if sp["skipped"]:
         add_finding(report, "spatial_test", "spatial_test_skipped")
     elif sp["moran_significant"]:
         add_finding(report, "spatial_test", "spatial_autocorrelation", moran)
     else:
         add_finding(report, "spatial_test", "no_spatial_pattern", {**moran, "alpha": "/spatial/alpha"})
     hs = report["hotspots"]
-    if not sp["skipped_reason"]:
+    if not sp["skipped"]:
         tested = {"tested": "/spatial/tested_regions"}
         for direction in ("high", "low"):
             if hs[direction]:

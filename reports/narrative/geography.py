@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from segment_report.pipeline.stages.geography import MULTIPLE_TESTING
 from segment_report.reports import formatting as fmt
+from segment_report.reports.narrative.notes import FDR, SPATIAL_SKIPPED
 from segment_report.reports.narrative.sentence import Sentence, sentence
 
 # Fixed wording with digits in it, left out when the printed numbers are checked.
@@ -49,7 +49,7 @@ def _national(report: dict[str, Any], f: dict[str, Any], unit: str) -> Sentence:
 
 
 def _skipped(report: dict[str, Any], f: dict[str, Any], unit: str) -> Sentence:
-    reason = report["spatial"]["skipped_reason"]
+    reason = SPATIAL_SKIPPED[report["spatial"]["skipped"]]
     return sentence(f, f"No spatial clustering test was run: {reason}.", [reason])
 
 
@@ -70,7 +70,7 @@ def _no_pattern(report: dict[str, Any], f: dict[str, Any], unit: str) -> Sentenc
 def _cluster(report: dict[str, Any], f: dict[str, Any], unit: str) -> Sentence:
     names, labels = _names(report, f)
     level = "High" if f["refs"]["direction"] == "high" else "Low"
-    return sentence(f, f"{level}-sentiment cluster: {names}, significant after {MULTIPLE_TESTING} "
+    return sentence(f, f"{level}-sentiment cluster: {names}, significant after {FDR} "
                        f"correction across {fmt.rounded(f['numbers']['tested'])} tested {unit}s.", labels)
 
 
@@ -85,7 +85,7 @@ def _outlier(report: dict[str, Any], f: dict[str, Any], unit: str) -> Sentence:
 
 def _no_hotspot(report: dict[str, Any], f: dict[str, Any], unit: str) -> Sentence:
     return sentence(f, f"No {unit} is a significant local hotspot or coldspot after "
-                       f"{MULTIPLE_TESTING} correction across {fmt.rounded(f['numbers']['tested'])} tested "
+                       f"{FDR} correction across {fmt.rounded(f['numbers']['tested'])} tested "
                        f"{unit}s; differences between {unit}s may be noise.")
 
 

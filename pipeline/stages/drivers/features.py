@@ -4,11 +4,13 @@ display labels and driver groups (see the package docstring for the rules)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from segment_report.pipeline.config import DriversConfig
+from segment_report.pipeline.stages.findings import note
 
 ID_COLUMNS = ("customer_id",)
 SEGMENT_COLUMNS = ("segment_id", "segment_name", "membership_strength", "was_noise", "umap_x",
@@ -16,6 +18,8 @@ SEGMENT_COLUMNS = ("segment_id", "segment_name", "membership_strength", "was_noi
 GEOGRAPHY_COLUMNS = ("state", "country")
 NOISE_PROBES = ("noise_probe_1", "noise_probe_2", "noise_probe_3")
 ORDINAL_LEVELS = {"income_band": ("low", "medium", "high")}
+#: Why a column is left out of the value model (``Features.dropped[].code``).
+DROP_CODES = ("geography_column", "too_many_levels", "all_missing", "constant")
 
 # Related measures whose SHAP values are added up into one driver group (SHAP is additive, so
 # a group's value per customer is the sum of its members'); one-hot levels of one column and a
@@ -72,7 +76,7 @@ def driver_group(feature: str, source: dict[str, str]) -> str:
 @dataclass
 class Features:
     frame: pd.DataFrame              # encoded, imputed, float
-    dropped: list[dict[str, str]]    # columns not used and why
+    dropped: list[dict[str, Any]]    # columns not used: feature, code (DROP_CODES), params
     binary: set[str]
     source: dict[str, str]           # encoded feature -> original column
 
@@ -80,7 +84,7 @@ class Features:
 def encode_features(customers: pd.DataFrame, cfg: DriversConfig) -> Features:
     """Numeric design matrix from the customer table (see module docstring for the rules)."""
     skip = {cfg.target, *ID_COLUMNS, *SEGMENT_COLUMNS}
-    dropped: list[dict[str, str]] = []
+    dropped: list[dict[str, Any]] = []
     parts: dict[str, pd.Series] = {}
     binary: set[str] = set()
     source: dict[str, str] = {}
@@ -89,8 +93,7 @@ def encode_features(customers: pd.DataFrame, cfg: DriversConfig) -> Features:
             continue
         series = customers[column]
         if column in GEOGRAPHY_COLUMNS:
-            dropped.append({"feature": column, "reason": "geography is analysed in its own "
-                            "stage; the value model uses is_us instead of 50 state levels"})
+            dropped.append({"feature": column, **note("geography_column")})
             continue
         if column in ORDINAL_LEVELS:
             levels = ORDINAL_LEVELS[column]
@@ -111,9 +114,8 @@ def encode_features(customers: pd.DataFrame, cfg: DriversConfig) -> Features:
         text = series.astype("string")
         levels = text.dropna().unique()
         if len(levels) > cfg.max_category_levels:
-            dropped.append({"feature": column, "reason": f"text column with {len(levels)} "
-                            f"levels (more than drivers.max_category_levels = "
-                            f"{cfg.max_category_levels})"})
+            dropped.append({"feature": column, **note("too_many_levels", levels=len(levels),
+                                                      limit=cfg.max_category_levels)})
             continue
         for level in sorted(str(v) for v in levels):
             name = f"{column}={level}"
@@ -125,7 +127,7 @@ def encode_features(customers: pd.DataFrame, cfg: DriversConfig) -> Features:
     for name in frame.columns:
         col = frame[name].replace([np.inf, -np.inf], np.nan)
         if col.isna().all():
-            dropped.append({"feature": name, "reason": "no values (all missing)"})
+            dropped.append({"feature": name, **note("all_missing")})
             continue
         if col.isna().any():
             out[name + "_missing"] = col.isna().astype("float64")
@@ -133,7 +135,7 @@ def encode_features(customers: pd.DataFrame, cfg: DriversConfig) -> Features:
             binary.add(name + "_missing")
             col = col.fillna(col.median())
         if col.nunique() <= 1:
-            dropped.append({"feature": name, "reason": "the same value for every customer"})
+            dropped.append({"feature": name, **note("constant")})
             continue
         if col.nunique() == 2 and set(col.unique()) <= {0.0, 1.0}:
             binary.add(name)

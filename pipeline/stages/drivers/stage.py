@@ -21,7 +21,12 @@ from segment_report.pipeline.stages.drivers.explain import (explain_sample, glob
 from segment_report.pipeline.stages.drivers.features import encode_features, feature_label
 from segment_report.pipeline.stages.drivers.model import fit_value_model, leakage_guard
 from segment_report.pipeline.stages.drivers.numbers import json_number, round_sig
+from segment_report.pipeline.stages.findings import note
 
+#: The codes of ``drivers.json`` ``notes`` (``reports.narrative.notes`` words them).
+NOTE_CODES = ("exclude_feature_unknown", "target_missing", "few_customers")
+#: Below this many customers the model's metrics and drivers are noted as rough indications.
+ROUGH_BELOW = 200
 
 
 @dataclass(frozen=True)
@@ -117,8 +122,7 @@ def _exclude_and_guard(report: dict[str, Any], feats: Any, y: np.ndarray, cfg: D
     for name in cfg.exclude_features:
         matched = [c for c in X_all.columns if feats.source.get(c) == name or c == name]
         if not matched:
-            report["notes"].append(f"drivers.exclude_features names '{name}', which is not a "
-                                   "feature of this table")
+            report["notes"].append(note("exclude_feature_unknown", feature=name))
         for col in matched:
             report["leakage"]["excluded"].append(
                 {"feature": col, "source": "config", "relation": None, "partner": None,
@@ -187,8 +191,8 @@ def explain_drivers(customers: pd.DataFrame, cfg: DriversConfig, seed: int) -> D
     report["n_customers_used"] = int(len(data))
     report["sentiment_coverage"] = _sentiment_coverage(data)
     if (~keep).any():
-        report["notes"].append(f"{int((~keep).sum())} customers without a {cfg.target} value "
-                               "were left out")
+        report["notes"].append(note("target_missing", customers=int((~keep).sum()),
+                                    target=cfg.target))
 
     if len(data) < cfg.min_customers:
         report["status"] = "too_few_customers"
@@ -222,9 +226,8 @@ def explain_drivers(customers: pd.DataFrame, cfg: DriversConfig, seed: int) -> D
     vm = fit_value_model(feats.frame[used], y, cfg, seed, rng)
     _lap(timings, "fit", t)
     report["model"] = vm.summary
-    if len(data) < 200:
-        report["notes"].append(f"only {len(data)} customers: model metrics and drivers are "
-                               "rough; read them as indications")
+    if len(data) < ROUGH_BELOW:
+        report["notes"].append(note("few_customers", customers=len(data), threshold=ROUGH_BELOW))
 
     seg_ids, seg_names = _segment_ids(data)
     n = len(data)

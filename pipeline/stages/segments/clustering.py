@@ -49,6 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from segment_report.pipeline.stages.findings import note
+
 
 #: Fewer customers than this (or fewer distinct feature rows) -> one segment, with a warning.
 MIN_CUSTOMERS = 50
@@ -198,9 +200,9 @@ class Segmenter:
                 return max(self.min_segments - t["n_segments"], t["n_segments"] - self.max_segments, 0)
             best_gap = min(gap(t) for t in self.tuning_)
             pool = [t for t in self.tuning_ if gap(t) == best_gap]
-            self.warnings_.append(
-                f"no HDBSCAN setting gave between {self.min_segments} and {self.max_segments} "
-                f"segments; using the closest ({pool[0]['n_segments']})")
+            self.warnings_.append(note("no_setting_in_range", min_segments=self.min_segments,
+                                       max_segments=self.max_segments,
+                                       closest=pool[0]["n_segments"]))
         best = max(pool, key=lambda t: (t["relative_validity"], -t["noise_share"],
                                         t["min_cluster_size_tune"], t["method"] == "eom"))
         for t in self.tuning_:
@@ -225,7 +227,7 @@ class Segmenter:
         """
         X = np.asarray(X, dtype=float)
         n = len(X)
-        self.warnings_: list[str] = []
+        self.warnings_: list[dict[str, Any]] = []
         self.umap_ = make_umap(n, self.n_components, self.n_neighbors, self.min_dist,
                                 self.random_state, self.deterministic, self.n_epochs)
         rng = np.random.default_rng(self.random_state + 2)
@@ -260,11 +262,12 @@ class Segmenter:
             self.strength_ = np.ones(n)
             self.was_noise_ = np.zeros(n, dtype=bool)
             self.n_segments_ = 1
-            self.warnings_.append("HDBSCAN found no dense groups: every customer is in one segment")
+            self.warnings_.append(note("no_dense_groups"))
             return self
         if not (self.min_segments <= self.n_segments_ <= self.max_segments):
-            self.warnings_.append(f"{self.n_segments_} segments, outside the configured range "
-                                  f"{self.min_segments}-{self.max_segments}")
+            self.warnings_.append(note("segments_out_of_range", segments=self.n_segments_,
+                                       min_segments=self.min_segments,
+                                       max_segments=self.max_segments))
         self.labels_, self.strength_, self.was_noise_ = self._resolve(
             raw, self.clusterer_.probabilities_.astype(float), self.embedding_, fitted=True)
         return self

@@ -16,6 +16,7 @@ import pandas as pd
 
 from segment_report.pipeline.errors import InputDataError
 from segment_report.pipeline.io.store import jsonable
+from segment_report.pipeline.stages.findings import note
 from segment_report.pipeline.stages.segments.clustering import Segmenter
 from segment_report.pipeline.stages.segments.features import FeatureTransformer
 
@@ -97,19 +98,18 @@ class SegmentModel:
                                  expected="a SegmentModel", fix="refit without --reuse-model")
         return model
 
-    def assign(self, customers: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    def assign(self, customers: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
         """Assign customers to the saved segments without refitting.
 
         Args:
             customers: customer feature table with ``customer_id``.
 
         Returns:
-            ``(assignments, warnings)``; assignments has the columns of
+            ``(assignments, notes)``; assignments has the columns of
             :attr:`SegmentResult.assignments`, rows in input order.
         """
         X, imputed = self.transformer.transform(customers)
-        notes = [f"feature '{c}' missing from this table; imputed with the fitted median"
-                 for c in imputed]
+        notes = [note("feature_imputed", feature=c) for c in imputed]
         n = len(customers)
         if self.segmenter is None:
             labels, strength = np.zeros(n, dtype=int), np.ones(n)

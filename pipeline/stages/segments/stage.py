@@ -28,6 +28,7 @@ from segment_report.pipeline.config import SegmentsConfig
 from segment_report.pipeline.errors import ConfigError, InputDataError
 from segment_report.pipeline.log import logger
 from segment_report.pipeline.io.store import jsonable
+from segment_report.pipeline.stages.findings import note
 from segment_report.pipeline.stages.segments import personas
 from segment_report.pipeline.stages.segments.carry_over import (carried_names, carry_ids, carry_over_summary,
                                                                  segment_carry_over)
@@ -36,6 +37,10 @@ from segment_report.pipeline.stages.segments.features import FeatureTransformer
 from segment_report.pipeline.stages.segments.model import NOISE_ID, NOISE_NAME, SegmentModel, assignment_frame
 from segment_report.pipeline.stages.segments.stability import (CONFIDENCE_HIGH, CONFIDENCE_MEDIUM,
                                                                 bootstrap_stability)
+
+#: The codes of ``segments.json`` ``summary.warnings`` (``reports.narrative.notes`` words them).
+NOTE_CODES = ("too_few_customers", "too_few_profiles", "feature_imputed", "no_setting_in_range",
+              "no_dense_groups", "segments_out_of_range")
 
 
 @dataclass
@@ -71,7 +76,7 @@ class _Fitted:
     mode: str  # "fit", "refit" (with a previous model to carry ids over from) or "reuse"
     assignments: pd.DataFrame  # assignment_frame() rows, in input order
     model: SegmentModel
-    notes: list[str]
+    notes: list[dict[str, Any]]
     timings: dict[str, float]
     started: float  # time.perf_counter() when the stage began
     tuning: list[dict[str, Any]] = field(default_factory=list)
@@ -144,7 +149,7 @@ def _fit(customers: pd.DataFrame, cfg: SegmentsConfig, seed: int, previous: Segm
          t0: float) -> _Fitted:
     """Fit the features and the clustering, measure stability and carry ids over from ``previous``."""
     timings: dict[str, float] = {}
-    notes: list[str] = []
+    notes: list[dict[str, Any]] = []
     transformer = FeatureTransformer(cfg.features).fit(customers)
     X, _ = transformer.transform(customers)
     seg, fit_idx, (labels, strength, noise, emb2) = _cluster(customers, transformer, X, cfg, seed,
@@ -182,7 +187,7 @@ def _fit(customers: pd.DataFrame, cfg: SegmentsConfig, seed: int, previous: Segm
 
 
 def _cluster(customers: pd.DataFrame, transformer: FeatureTransformer, X: np.ndarray,
-             cfg: SegmentsConfig, seed: int, notes: list[str], timings: dict[str, float], t0: float
+             cfg: SegmentsConfig, seed: int, notes: list[dict[str, Any]], timings: dict[str, float], t0: float
              ) -> tuple[Segmenter | None, np.ndarray, tuple[np.ndarray, ...]]:
     """Fit a :class:`Segmenter` on a sample of ``X`` and assign the rest, or put everyone in one
     segment when there are too few customers or profiles (a note says so).
@@ -194,12 +199,11 @@ def _cluster(customers: pd.DataFrame, transformer: FeatureTransformer, X: np.nda
     # counted on the raw columns: the dequantization jitter makes every row unique
     distinct = len(customers[transformer.columns_].drop_duplicates())
     if n < max(MIN_CUSTOMERS, cfg.min_segments * 5) or distinct < max(cfg.min_segments * 5, 10):
-        why = (f"only {n} customers" if n < max(MIN_CUSTOMERS, cfg.min_segments * 5)
-               else f"only {distinct} distinct feature profiles")
-        notes.append(f"{why}: too few to segment, every customer is in one segment "
-                     f"(need at least {max(MIN_CUSTOMERS, cfg.min_segments * 5)} customers with "
-                     "different profiles)")
-        logger.warning(notes[-1])
+        needed = max(MIN_CUSTOMERS, cfg.min_segments * 5)
+        notes.append(note("too_few_customers", customers=n, needed=needed) if n < needed else
+                     note("too_few_profiles", profiles=distinct, needed=max(cfg.min_segments * 5, 10)))
+        logger.warning("%d customers with %d distinct profiles: too few to segment, every "
+                       "customer is in one segment", n, distinct)
         one = (np.zeros(n, dtype=int), np.ones(n), np.zeros(n, dtype=bool), np.zeros((n, 2)))
         return None, np.arange(n), one
     rng = np.random.default_rng(seed)
