@@ -261,7 +261,7 @@ class StatesDoc(Document):
 
     model_config = ConfigDict(extra="allow", frozen=True)
     FILE: ClassVar[str] = "results/states.json"
-    # 2: findings replace the stage's sentences; 3: spatial method and skip reason are codes
+    # 2: findings replace the stage's sentences; 3: method names and skip reason are codes
     SCHEMA_VERSION: ClassVar[int] = 3
     value_column: str
     min_customers: int
