@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
-
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-T = TypeVar("T")
 logger = logging.getLogger("segment_report")
 _console = Console(stderr=True)
 _state = {"quiet": False}
@@ -54,13 +51,3 @@ def progress_bar(description: str, total: int | None, unit: str = "rows") -> Ite
 
         yield advance
 
-
-def track(items: Iterable[T], description: str, total: int | None = None,
-          unit: str = "items") -> Iterator[T]:
-    """Iterate with a progress bar (see :func:`progress_bar`)."""
-    if total is None and hasattr(items, "__len__"):
-        total = len(items)  # type: ignore[arg-type]
-    with progress_bar(description, total, unit) as advance:
-        for item in items:
-            yield item
-            advance(1)
