@@ -119,16 +119,16 @@ def _fast_tests_never_load_the_shipped_transformer(request):
         return
     from segment_report.pipeline.stages.sentiment import scorer as sentiment
 
-    load = sentiment.SentimentScorer._load_adapter
+    load = sentiment.load_adapter_model
 
-    def guarded(self, path, *args, **kwargs):
+    def guarded(path, *args, **kwargs):
         if Path(path).resolve() == Path(sentiment.SHIPPED_MODEL_DIR).resolve():
             raise AssertionError("a test run with -m 'not slow' loads the shipped transformer: "
                                  "mark the test slow or score with VADER (tests/conftest.py use_vader)")
-        return load(self, path, *args, **kwargs)
+        return load(path, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sentiment.SentimentScorer, "_load_adapter", guarded)
+        mp.setattr(sentiment, "load_adapter_model", guarded)
         yield
 
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +140,23 @@ def test_clean_text_strips_html_and_cuts_very_long_text():
     long_text = "good " * 10000
     clean, kinds = clean_text(long_text, max_chars=500)
     assert len(clean) <= 500 and kinds == []
+
+
+def test_control_character_class_matches_unicodedata_for_every_code_point():
+    # clean_text finds garbage with one regex class; it must be exactly categories Cc, Cs, Co + U+FFFD
+    from segment_report.pipeline.stages.sentiment.text import _BAD_ANY
+
+    wrong = [cp for cp in range(0x110000)
+             if (cp == 0xFFFD or unicodedata.category(chr(cp)) in ("Cc", "Cs", "Co"))
+             != bool(_BAD_ANY.fullmatch(chr(cp)))]
+    assert wrong == []
+
+
+def test_clean_text_garbage_share_ignores_line_breaks_and_tabs():
+    # 3 of 10 characters are control characters: garbage; line breaks and tabs do not count
+    assert clean_text("abcdefg\x01\x02\x03")[1] == ["binary_garbage"]
+    assert clean_text("ab\n\t\r\n\t\rcdefg hij")[0] == "ab cdefg hij"
+    assert clean_text("good \x07value dress")[0] == "good value dress"
 
 
 # --------------------------------------------------------------------------- VADER scorer, cache
@@ -368,6 +386,19 @@ _NO_NETWORK = textwrap.dedent("""
     print(json.dumps({"p": sc["positive_prob"].tolist(), "label": sc["label"].tolist(),
                       "id": s.model_id}))
 """)
+
+
+def test_shipped_model_weights_are_not_loaded_when_every_text_is_cached(tmp_path):
+    cache = ScoreCache(tmp_path)
+    scorer = SentimentScorer(SentimentConfig(), cache)
+    texts = ["Lovely soft fabric.", "Fell apart after one wash.", "Lovely soft fabric."]
+    ml = scorer.cfg.max_length
+    cache.put(scorer.model_id, [(text_hash(clean_text(t)[0], ml), p, lab)
+                                for t, p, lab in zip(texts[:2], (0.9, 0.1), ("positive", "negative"))])
+    scores, quality, stats = scorer.score(texts, progress=None)
+    assert scorer._model is None  # nothing to score: the network was never built
+    assert scores["positive_prob"].tolist() == [0.9, 0.1, 0.9]
+    assert stats.cached == 2 and stats.scored_now == 0 and quality["duplicate_texts"] == 1
 
 
 @pytest.mark.slow

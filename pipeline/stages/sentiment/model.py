@@ -105,6 +105,20 @@ def load_tokenizer():
 
 
 
+def require_adapter(adapter_dir: Path) -> Path:
+    """``adapter_dir`` as a Path, checked to hold an adapter.
+
+    Raises:
+        ConfigError: the folder holds no adapter.
+    """
+    adapter_dir = Path(adapter_dir)
+    if not (adapter_dir / "adapter_config.json").exists():
+        raise ConfigError("no sentiment adapter found", file=str(adapter_dir),
+                          expected="a folder with adapter_config.json and adapter_model.safetensors",
+                          fix="reinstall segment-report or re-run 'segment-report sentiment train'")
+    return adapter_dir
+
+
 def load_adapter_model(adapter_dir: Path):
     """Base MiniLM + adapter from ``adapter_dir``, merged into a plain BertForSequenceClassification.
 
@@ -114,11 +128,7 @@ def load_adapter_model(adapter_dir: Path):
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification
 
-    adapter_dir = Path(adapter_dir)
-    if not (adapter_dir / "adapter_config.json").exists():
-        raise ConfigError("no sentiment adapter found", file=str(adapter_dir),
-                          expected="a folder with adapter_config.json and adapter_model.safetensors",
-                          fix="reinstall segment-report or re-run 'segment-report sentiment train'")
+    adapter_dir = require_adapter(adapter_dir)
     with quiet_transformers():
         base = AutoModelForSequenceClassification.from_pretrained(
             str(base_model_path()), num_labels=len(HEAD_LABELS),

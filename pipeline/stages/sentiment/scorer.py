@@ -45,7 +45,8 @@ from segment_report.pipeline.log import progress_bar
 from segment_report.pipeline.stages.sentiment.cache import ScoreCache, text_hash
 from segment_report.pipeline.stages.sentiment.labels import LABELS, UNSCORABLE, band_labels, label_values, star_labels
 from segment_report.pipeline.stages.sentiment.model import (SHIPPED_MODEL_DIR, auto_precision, load_adapter_model,
-                                                             load_tokenizer, quantize_int8, quiet_transformers)
+                                                             load_tokenizer, quantize_int8, quiet_transformers,
+                                                             require_adapter)
 from segment_report.pipeline.stages.sentiment.text import QUALITY_KINDS, clean_text
 
 # --------------------------------------------------------------------------- label shift
@@ -144,6 +145,7 @@ class SentimentScorer:
         self.cfg = cfg
         self.kind, self.card = "", {}
         self._model = self._tokenizer = self._vader = None
+        self._build = None
         self.values: list[float] = []
         self.band: tuple[float, float] = (0.5, 0.5)
         self.precision = "fp32"
@@ -189,7 +191,8 @@ class SentimentScorer:
                      "label_rule": "compound >= 0.05 positive, <= -0.05 negative, else neutral",
                      "licence": "MIT"}
 
-    def _place(self, model, device: str | None):
+    def _choose_placement(self, device: str | None) -> None:
+        """Device, batch size and precision: known before any weights are loaded."""
         import torch
 
         if device is None:
@@ -197,18 +200,29 @@ class SentimentScorer:
         self.device = device
         # small batches are fastest on a few CPU cores (cache-friendly); a GPU wants big ones
         self.batch_size = self.cfg.batch_size or (8 if device == "cpu" else 64)
-        model.eval()
         self.precision = self.cfg.precision if self.cfg.precision != "auto" else auto_precision(
             device, "neutral_band_int8" in self.card)
+        if self.precision == "int8" and device != "cpu":
+            raise ConfigError("sentiment.precision int8 works on the CPU only",
+                              expected="precision: auto, fp32 or bf16 on a GPU",
+                              fix="set sentiment.precision to auto")
+
+    def _place(self, model):
+        import torch
+
+        model.eval()
         if self.precision == "int8":
-            if device != "cpu":
-                raise ConfigError("sentiment.precision int8 works on the CPU only",
-                                  expected="precision: auto, fp32 or bf16 on a GPU",
-                                  fix="set sentiment.precision to auto")
             model = quantize_int8(model)
         elif self.precision == "bf16":
             model = model.to(torch.bfloat16)
-        return model.to(device)
+        return model.to(self.device)
+
+    @property
+    def model(self):
+        """The network, loaded on first use: a re-run whose texts are all cached never loads it."""
+        if self._model is None and self._build is not None:
+            self._model = self._place(self._build())
+        return self._model
 
     def _precision_suffix(self) -> str:
         """Scores differ a little by precision, so the cache keeps them apart."""
@@ -218,7 +232,9 @@ class SentimentScorer:
         self.kind = kind
         card_path = path / "model_card.json"
         self.card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.exists() else {}
-        self._model = self._place(load_adapter_model(path), device)
+        require_adapter(path)
+        self._choose_placement(device)
+        self._build = lambda: load_adapter_model(path)
         self._tokenizer = load_tokenizer()
         self.values = [0.0, 1.0]
         band_key = ("neutral_band_int8" if self.precision == "int8" and "neutral_band_int8" in self.card
@@ -252,7 +268,8 @@ class SentimentScorer:
         self.values = label_values(hf_cfg.id2label)
         names = [str(hf_cfg.id2label[i]) for i in range(len(self.values))]
         self.kind = "checkpoint"
-        self._model = self._place(model, device)
+        self._choose_placement(device)
+        self._model = self._place(model)
         self._tokenizer = tokenizer
         self.band = (0.5, 0.5) if len(self.values) == 2 else (1 / 3, 2 / 3)
         self.model_id = (f"hf-{_file_digest([path / 'config.json', *weights])}"
@@ -283,7 +300,7 @@ class SentimentScorer:
             return probs, None
         import torch
 
-        tok, ml = self._tokenizer, self.cfg.max_length
+        tok, ml, model = self._tokenizer, self.cfg.max_length, self.model
         enc = tok(texts, truncation=True, max_length=ml, padding=False)["input_ids"]
         lengths = np.array([len(x) for x in enc])
         # a text truncated to exactly max_length tokens is counted as truncated
@@ -300,7 +317,7 @@ class SentimentScorer:
                 idx = order[s:s + n]
                 batch = tok.pad({"input_ids": [enc[i] for i in idx]}, return_tensors="pt")
                 batch = {k: v.to(self.device) for k, v in batch.items()}
-                logits = self._model(**batch).logits.float()
+                logits = model(**batch).logits.float()
                 class_probs[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
                 advance(len(idx))
                 s += n
@@ -324,10 +341,16 @@ class SentimentScorer:
         stats = ScoreStats(texts=len(texts))
         quality: Counter[str] = Counter({k: 0 for k in QUALITY_KINDS})
         cleaned: list[str | None] = []
+        seen: dict[Any, tuple[str | None, list[str]]] = {}  # a repeated text is cleaned once
         for t in texts:
-            c, kinds = clean_text(t, max_chars=self.cfg.max_length * 20)
-            cleaned.append(c)
-            quality.update(kinds)
+            key = t if isinstance(t, (str, bytes)) else None
+            hit = seen.get(key) if key is not None else None
+            if hit is None:
+                hit = clean_text(t, max_chars=self.cfg.max_length * 20)
+                if key is not None:
+                    seen[key] = hit
+            cleaned.append(hit[0])
+            quality.update(hit[1])
         unique = list(dict.fromkeys(c for c in cleaned if c is not None))
         stats.unique_texts = len(unique)
         ml = self.cfg.max_length if self.kind != "vader" else 0

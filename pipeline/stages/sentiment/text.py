@@ -17,6 +17,14 @@ _TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^<>]{0,2000}>")
 _ENTITY = re.compile(r"&(#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,10});")
 _SCRIPT = re.compile(r"<\s*(script|style)[^>]*>.*?<\s*/\s*\1\s*>", re.I | re.S)
 _WS = re.compile(r"\s+")
+# Unicode categories Cc, Cs and Co plus U+FFFD (decode failures), as one character class so the
+# garbage check runs in the regex engine instead of a Python loop over every character
+# (tests/test_sentiment.py checks it against unicodedata for every code point).
+_CONTROL_RANGES = ("\x00-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\ufffd"
+                   "\U000f0000-\U000ffffd\U00100000-\U0010fffd")
+_BAD_ANY = re.compile(f"[{_CONTROL_RANGES}]")
+_BAD = re.compile(f"(?![\n\t\r])[{_CONTROL_RANGES}]")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
 _EN_STOP = frozenset("""the a an and or but is are was were be been it this that i you he she we
 they my your our its of to in on for with at by from not no so very too as if than then just
 have has had do does did me them what when which who all would will can could""".split())
@@ -47,14 +55,11 @@ def clean_text(text: Any, max_chars: int = 20000) -> tuple[str | None, list[str]
     if not text.strip():
         return None, ["empty"]
     # binary garbage: control characters and decode failures dominate
-    n = len(text)
-    bad = sum(1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) in ("Cc", "Cs", "Co")
-                                                    and ch not in "\n\t\r"))
-    if bad / n > 0.2:
+    bad = len(_BAD.findall(text)) if _BAD.search(text) else 0
+    if bad / len(text) > 0.2:
         return None, ["binary_garbage"]
     if bad:
-        text = "".join(" " if (ch == "\ufffd" or unicodedata.category(ch) in ("Cc", "Cs", "Co"))
-                       else ch for ch in text)
+        text = _BAD_ANY.sub(" ", text)
     if _TAG.search(text) or _ENTITY.search(text):
         stripped = html.unescape(_TAG.sub(" ", _SCRIPT.sub(" ", text)))
         if stripped != text:
@@ -63,11 +68,17 @@ def clean_text(text: Any, max_chars: int = 20000) -> tuple[str | None, list[str]
     text = _WS.sub(" ", text).strip()[:max_chars]
     if not text:
         return None, kinds + ["empty"]
-    letters = [ch for ch in text if ch.isalpha()]
-    if not letters:
-        return None, kinds + ["no_letters"]
-    latin = sum(1 for ch in letters if ch.isascii() or "LATIN" in unicodedata.name(ch, ""))
-    if latin / len(letters) < 0.5:
+    if text.isascii():  # every letter is Latin: only whether there is one matters
+        if not _ASCII_LETTER.search(text):
+            return None, kinds + ["no_letters"]
+        latin_share = 1.0
+    else:
+        letters = [ch for ch in text if ch.isalpha()]
+        if not letters:
+            return None, kinds + ["no_letters"]
+        latin_share = sum(1 for ch in letters if ch.isascii()
+                          or "LATIN" in unicodedata.name(ch, "")) / len(letters)
+    if latin_share < 0.5:
         kinds.append("non_latin_script")
     else:
         words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", text.lower())
