@@ -333,15 +333,22 @@ class _Rejects:
         return pd.Index(sorted(self.rows))
 
     def _scrub_free_text(self, base: pd.DataFrame) -> None:
-        """Scrub the review text and title of quarantined rows in place, as kept reviews are."""
+        """Scrub the raw cells of quarantined rows in place: review text and title as kept
+        reviews are (with the writer's own name and address), every other text cell but the
+        ids of e-mails and phone numbers (a raw value may sit in the wrong column)."""
         frame = self.raw.frame
         name_col, addr_col = self.source_cols.get("name"), self.source_cols.get("address")
         names = frame.loc[base.index, name_col] if name_col in frame.columns else None
         addresses = frame.loc[base.index, addr_col] if addr_col in frame.columns else None
-        for field_name in ("review_text", "text", "title"):
-            col = self.source_cols.get(field_name)
-            if col in base.columns:
-                base[col] = scrub_texts(base[col], names, addresses, self.privacy).astype(object)
+        texts = {self.source_cols.get(f) for f in ("review_text", "text", "title")}
+        ids = {self.source_cols.get(f) for f in ("customer_id", "transaction_id", "review_id")}
+        for col in base.columns:
+            if col in ids or not (pd.api.types.is_object_dtype(base[col])
+                                  or pd.api.types.is_string_dtype(base[col])):
+                continue
+            own = (names, addresses) if col in texts else (None, None)
+            scrubbed = scrub_texts(base[col], *own, self.privacy)
+            base[col] = scrubbed.astype(object).where(base[col].notna(), base[col])
 
     def frame(self, salt: bytes | None, id_source: str | None) -> pd.DataFrame:
         keep_cols = [c for c in self.raw.frame.columns if c not in self.pii_sources]
