@@ -191,11 +191,18 @@ class PrivacyConfig(StrictModel):
 
 
 class RunConfig(StrictModel):
-    """Which period to analyse and where to write."""
+    """Which period to analyse and where to write.
+
+    ``spreadsheet_safe_csv``: CSV files (``data/segments.csv``, ``quarantine.csv``, ``sentiment
+    score`` output) get a single quote before any text cell a spreadsheet would run as a
+    formula (one starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return); ``false``
+    writes cells as they are, for machine consumers.
+    """
 
     out_dir: Path = Path("reports-out")
     period: str = "last"
     lookback_months: int = Field(12, ge=1, le=120)
+    spreadsheet_safe_csv: bool = True
 
     @field_validator("period")
     @classmethod
