@@ -47,6 +47,10 @@ FORMATS = {
     "in_plus_91": lambda r: f"+91 9{_d(r, 4)} {_d(r, 5)}",
     "au_plus_61": lambda r: f"+61 2 {_d(r, 4)} {_d(r, 4)}",
     "au_national": lambda r: f"(02) {_d(r, 4)} {_d(r, 4)}",
+    "us_en_dash": lambda r: f"{_area(r)}\u2013{_area(r)}\u2013{_d(r, 4)}",
+    "us_spaced_dash": lambda r: f"({_area(r)}) - {_area(r)} - {_d(r, 4)}",
+    "de_slash": lambda r: f"0{_d(r, 2)}/{_d(r, 7)}",
+    "fr_no_break_space": lambda r: f"06\u00a0{_d(r, 2)}\u00a0{_d(r, 2)}\u00a0{_d(r, 2)}\u00a0{_d(r, 2)}",
 }
 
 # Review-like sentences around the numbers; no digits of their own, so any digit left after
@@ -65,7 +69,7 @@ EMAILS = ["maria.lopez@example.com", "j_smith+shop@mail.example.org", "anna-k@ex
 ADDRESSES = ["Oak Street", "Elm Avenue", "Baker Street"]
 
 
-def phone_corpus(n_per_format: int = 12, seed: int = 17) -> pd.DataFrame:
+def phone_corpus(n_per_format: int = 10, seed: int = 17) -> pd.DataFrame:
     """Review texts with planted numbers: columns text, name, address, phones (the planted
     numbers as written) and formats."""
     rng = random.Random(seed)
@@ -130,6 +134,7 @@ ORDINARY = [
     "Washed at 30 degrees, 40 min, 1200 rpm; 6 months later it's still fine",
     "order 1234567 and item 98765, length 27.5 inches, waist 28-30",
     "I'm 5 ft 6, 140 lbs, 36-28-38, usually a medium.",
+    "my stats 36c/38-27-35/135#, size 10p; bought 12/27/2015 10 am",
 ]
 #: Ordinary numbers next to phone numbers: only the phone goes.
 MIXED_IN = [

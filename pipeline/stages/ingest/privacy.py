@@ -28,9 +28,17 @@ EMAIL_PATTERN = r"[A-Za-z0-9_.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
 EMAIL_RE = re.compile(EMAIL_PATTERN)
 _STR = pd.StringDtype("pyarrow")
 
-#: A text with fewer ASCII digits than this holds no phone number worth the matcher's time
-#: (the shortest numbers looked for are 7-digit local ones).
+#: The fewest digits a phone number looked for has (7-digit local numbers).
 PHONE_MIN_DIGITS = 7
+# Characters that may separate the digits of one written phone number: ASCII punctuation
+# libphonenumber accepts, no-break and thin spaces, Unicode dashes and minus.
+_PHONE_PUNCT = " ().\\-/\\[\\]~\u00a0\u2009\u2010-\u2015\u2212"
+#: A text can hold a phone number only if it has PHONE_MIN_DIGITS digits in a row with at
+#: most 4 separators between each two; texts without such a run (nearly all reviews, even
+#: those full of sizes and prices) never reach the matcher. Plain characters only, so the
+#: same pattern runs in RE2 (pyarrow) and in Python's re.
+PHONE_CANDIDATE_PATTERN = f"[0-9](?:[{_PHONE_PUNCT}]{{0,4}}[0-9]){{{PHONE_MIN_DIGITS - 1}}}"
+_PHONE_CANDIDATE_RE = re.compile(PHONE_CANDIDATE_PATTERN)
 _LENIENCY = {"possible": phonenumbers.Leniency.POSSIBLE, "valid": phonenumbers.Leniency.VALID,
              "strict_grouping": phonenumbers.Leniency.STRICT_GROUPING,
              "exact_grouping": phonenumbers.Leniency.EXACT_GROUPING}
@@ -38,11 +46,13 @@ _LENIENCY = {"possible": phonenumbers.Leniency.POSSIBLE, "valid": phonenumbers.L
 # The fallback: runs of digit groups that libphonenumber missed (fictional 555 numbers have no
 # valid area code; national formats of regions not in privacy.phone_regions). A run starts
 # after a space or punctuation (never inside a word, a price or a decimal) and its groups are
-# joined by one space, dot or dash, or wrapped in parentheses; _is_phone_run decides.
+# joined by one space, dot or slash, a dash with or without spaces, or wrapped in
+# parentheses; _is_phone_run decides.
 _GROUP = r"(?:\(\d{1,5}\)|\d{1,15})"
-_RUN_RE = re.compile(rf"(?<![0-9A-Za-z.,/$€£¥+])(?P<intl>\+ ?|00)?{_GROUP}(?:(?:[ .-]|\) ?)?{_GROUP})*")
+_RUN_RE = re.compile(rf"(?<![0-9A-Za-z.,/$€£¥+])(?P<intl>\+ ?|00)?{_GROUP}"
+                     rf"(?:(?:[ ./\u00a0\u2009]| ?[\-\u2010-\u2015\u2212] ?|\) ?)?{_GROUP})*")
 # A date (2024-03-15, 15.03.2024, 03-15-2024) that a time or a number follows is not a phone.
-_DATE_RE = re.compile(r"\d{4}[-.]\d{1,2}[-.]\d{1,2}(?!\d)|\d{1,2}[-.]\d{1,2}[-.]\d{4}(?!\d)")
+_DATE_RE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}(?!\d)|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}(?!\d)")
 # An extension after a number: "ext. 12", "extension 12", "x12", "#12".
 _EXT_RE = re.compile(r"[ ,]*(?:ext\.?|extension|x|#) ?\d{1,6}(?![0-9A-Za-z])", re.IGNORECASE)
 PHONE_TOKEN = "[phone]"
@@ -53,7 +63,8 @@ def _is_phone_run(run: str, international: bool) -> bool:
 
     International (+ or 00 prefix): 8 to 15 digits. Otherwise 9 to 15 digits, every group after
     the first at least two digits long, and a group of three or more digits or a leading 0 (the
-    national trunk prefix of "01 42 68 53 00"), so "sizes 2 4 6 8 10 12" or "32 34 36" stay.
+    national trunk prefix of "01 42 68 53 00"), so "sizes 2 4 6 8 10 12" or "32 34 36" stay. A
+    slash only after a trunk prefix ("030/1234567"): "38-27-35/135" is a body measurement.
     """
     groups = re.findall(r"\d+", run)
     digits = sum(len(g) for g in groups)
@@ -62,6 +73,8 @@ def _is_phone_run(run: str, international: bool) -> bool:
     if not 9 <= digits <= 15 or _DATE_RE.match(run):
         return False
     if any(len(g) < 2 for g in groups[1:]):
+        return False
+    if "/" in run and not run.lstrip("(").startswith("0"):
         return False
     return any(len(g) >= 3 for g in groups) or run.lstrip("(").startswith("0")
 
@@ -95,11 +108,11 @@ def scrub_phones(text: str, privacy: PrivacyConfig | None = None) -> str:
     libphonenumber's matcher looks for numbers of each region in ``privacy.phone_regions``
     (numbers written with + or 00 are found whatever the region) at ``privacy.phone_leniency``;
     a conservative fallback catches long digit runs it missed. Prices, sizes, dates, counts
-    and measurements are left alone. Texts with fewer than :data:`PHONE_MIN_DIGITS` digits
-    are returned as they are.
+    and measurements are left alone. Texts without a run of :data:`PHONE_MIN_DIGITS` digits
+    (:data:`PHONE_CANDIDATE_PATTERN`) are returned as they are.
     """
     privacy = privacy or PrivacyConfig()
-    if len(re.findall(r"[0-9]", text)) < PHONE_MIN_DIGITS:
+    if not _PHONE_CANDIDATE_RE.search(text):
         return text
     spans = _phone_spans(text, tuple(privacy.phone_regions), privacy.phone_leniency)
     if not spans:
@@ -147,11 +160,11 @@ def scrub_texts(texts: pd.Series, names: pd.Series | None = None,
     """Vectorised :func:`scrub_text` over a column, with each row's own name and address.
 
     E-mails are replaced by a pyarrow kernel; the phone matcher runs only on the rows with at
-    least :data:`PHONE_MIN_DIGITS` digits (a vectorised count picks them).
+    least :data:`PHONE_MIN_DIGITS` digits in a run (a vectorised pyarrow search picks them).
     """
     out = texts.astype(_STR)
     out = out.str.replace(EMAIL_PATTERN, "[email]", regex=True)
-    many_digits = (out.str.count(r"[0-9]") >= PHONE_MIN_DIGITS).fillna(False).to_numpy(dtype=bool)
+    many_digits = out.str.contains(PHONE_CANDIDATE_PATTERN, regex=True).fillna(False).to_numpy(dtype=bool)
     if many_digits.any():
         positions = many_digits.nonzero()[0]
         out.iloc[positions] = [scrub_phones(t, privacy) for t in out.iloc[positions].tolist()]
