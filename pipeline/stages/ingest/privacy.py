@@ -166,6 +166,7 @@ def scrub_texts(texts: pd.Series, names: pd.Series | None = None,
     out = out.str.replace(EMAIL_PATTERN, "[email]", regex=True)
     many_digits = out.str.contains(PHONE_CANDIDATE_PATTERN, regex=True).fillna(False).to_numpy(dtype=bool)
     if many_digits.any():
+        privacy = privacy or PrivacyConfig()
         positions = many_digits.nonzero()[0]
         out.iloc[positions] = [scrub_phones(t, privacy) for t in out.iloc[positions].tolist()]
     if names is None and addresses is None:
