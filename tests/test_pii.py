@@ -224,3 +224,23 @@ def test_planted_numbers_reach_no_output_of_a_run(tmp_path):
     if not shutil.which("pdftotext"):
         pytest.skip("pdftotext is not installed: every other output was checked, the PDFs were not")
 
+
+
+def test_raw_values_quoted_by_ingest_are_scrubbed(tmp_path):
+    """Quarantine.csv and data_quality.json quote raw input values: a phone number or e-mail
+    typed into the wrong column is scrubbed there too, and so is a quarantined review."""
+    from segment_report.pipeline.config import load_config
+    from segment_report.pipeline.stages.ingest.stage import ingest
+    from tests.conftest import retail_row, write_retail
+
+    rows = [retail_row(1, "7", state="call 555-0199-7788", feedback="fine", rating="4"),
+            retail_row(2, "8", total="ring +44 20 7946 0958",
+                       feedback="Jane Doe: 020 7946 0958 or jane@example.com", rating="1")]
+    cfg = load_config(None, {"input.path": str(write_retail(tmp_path / "r.csv", rows))})
+    result = ingest(cfg.input, cfg.privacy)
+    assert result.quality["files"]["retail_table"]["unknown_state_values"] == {"call [phone]": 1}
+    row = result.quarantine.iloc[0]
+    assert row["Total_Amount"] == "ring [phone]"
+    assert row["reason"] == "Total_Amount: amount is not a number: 'ring [phone]'"
+    assert row["Feedback"] == "[name]: [phone] or [email]"
+    assert row["Transaction_ID"] == "2" and row["Customer_ID"] == "8"  # ids are not scrubbed

@@ -435,7 +435,7 @@ def _parse_transactions(frame: pd.DataFrame, cfg: InputConfig, rejects: _Rejects
     return out
 
 
-def _parse_customer_attributes(frame: pd.DataFrame, cfg: InputConfig,
+def _parse_customer_attributes(frame: pd.DataFrame, cfg: InputConfig, privacy: PrivacyConfig,
                                stats: dict[str, Any]) -> pd.DataFrame:
     """Demographics and location of each row, normalised (never a reason to reject a row)."""
     out = pd.DataFrame(index=frame.index)
@@ -464,7 +464,8 @@ def _parse_customer_attributes(frame: pd.DataFrame, cfg: InputConfig,
     out["is_us"] = is_us.astype(bool)
     unknown = is_us & region.notna() & codes.isna()
     stats["unknown_states"] = int(unknown.sum())
-    stats["unknown_state_values"] = region[unknown].value_counts().head(10).to_dict()
+    stats["unknown_state_values"] = {  # raw values quoted in data_quality.json: scrubbed
+        scrub_text(str(k), privacy=privacy): int(v) for k, v in region[unknown].value_counts().head(10).items()}
     stats["state_spellings_normalised"] = int((is_us & codes.notna() & (region != codes)).sum())
     return out
 
@@ -583,7 +584,7 @@ def _ingest_retail(cfg: InputConfig, privacy: PrivacyConfig
     _require_amount(table, "map input.columns.total to the column holding the order amount")
     raw, canon, stats, rejects = table.raw, table.canon, table.stats, table.rejects
     tx = _parse_transactions(canon, cfg, rejects, stats)
-    attrs = _parse_customer_attributes(canon, cfg, stats)
+    attrs = _parse_customer_attributes(canon, cfg, privacy, stats)
     kept_idx = tx.index.difference(rejects.index)
     rows = pd.concat([tx, attrs], axis=1).loc[kept_idx]
     review_cols = [c for c in ("review_text", "rating") if c in canon.columns]
@@ -615,7 +616,7 @@ def _ingest_tables(cfg: InputConfig, privacy: PrivacyConfig
     ids = normalise_customer_id(canon_c["customer_id"])
     rej_c.add(ids.isna(), "customer_id_missing", "customer_id")
     rej_c.add(ids.notna() & ids.duplicated(keep="first"), "duplicate_customer_id", "customer_id", ids)
-    attrs = _parse_customer_attributes(canon_c, cfg, stats_c)
+    attrs = _parse_customer_attributes(canon_c, cfg, privacy, stats_c)
     attrs.insert(0, "customer_id", ids)
     kept_c = attrs.index.difference(rej_c.index)
     customers = attrs.loc[kept_c]
