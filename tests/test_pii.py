@@ -244,3 +244,14 @@ def test_raw_values_quoted_by_ingest_are_scrubbed(tmp_path):
     assert row["reason"] == "Total_Amount: amount is not a number: 'ring [phone]'"
     assert row["Feedback"] == "[name]: [phone] or [email]"
     assert row["Transaction_ID"] == "2" and row["Customer_ID"] == "8"  # ids are not scrubbed
+
+
+def test_phone_regions_are_checked():
+    from segment_report.pipeline.config import load_config
+    from segment_report.pipeline.errors import ConfigError
+
+    assert load_config(None, {"privacy.phone_regions": ["gb", "DE"]}).privacy.phone_regions == ("GB", "DE")
+    with pytest.raises(ConfigError, match="phone_regions"):
+        load_config(None, {"privacy.phone_regions": ["XX"]})
+    with pytest.raises(ConfigError, match="phone_leniency"):
+        load_config(None, {"privacy.phone_leniency": "loose"})
