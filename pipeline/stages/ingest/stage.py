@@ -306,6 +306,10 @@ def _closest(name: str, options: set[str]) -> str | None:
     return match[0] if match else None
 
 
+#: Fields copied into the quarantine as they are (never scrubbed): the row's ids.
+_ID_FIELDS = ("customer_id", "transaction_id", "review_id")
+
+
 @dataclass
 class _Rejects:
     """Collects quarantined rows with reasons for one source file."""
@@ -325,7 +329,8 @@ class _Rejects:
                 val = values.get(i)
                 if val is not None and not (isinstance(val, float) and np.isnan(val)) and val is not pd.NA:
                     # a raw value may be a phone number or e-mail typed in the wrong column
-                    detail = f"{detail}: {scrub_text(str(val), privacy=self.privacy)[:60]!r}"
+                    shown = str(val) if field_name in _ID_FIELDS else scrub_text(str(val), privacy=self.privacy)
+                    detail = f"{detail}: {shown[:60]!r}"
             self.rows.setdefault(int(i), []).append((code, f"{src}: {detail}" if src else detail))
 
     @property
@@ -334,14 +339,14 @@ class _Rejects:
 
     def _scrub_free_text(self, base: pd.DataFrame) -> None:
         """Scrub the raw cells of quarantined rows in place: review text and title as kept
-        reviews are (with the writer's own name and address), every other text cell but the
-        ids of e-mails and phone numbers (a raw value may sit in the wrong column)."""
+        reviews are (with the writer's own name and address); every other text cell except
+        the ids of e-mails and phone numbers (a raw value may sit in the wrong column)."""
         frame = self.raw.frame
         name_col, addr_col = self.source_cols.get("name"), self.source_cols.get("address")
         names = frame.loc[base.index, name_col] if name_col in frame.columns else None
         addresses = frame.loc[base.index, addr_col] if addr_col in frame.columns else None
         texts = {self.source_cols.get(f) for f in ("review_text", "text", "title")}
-        ids = {self.source_cols.get(f) for f in ("customer_id", "transaction_id", "review_id")}
+        ids = {self.source_cols.get(f) for f in _ID_FIELDS}
         for col in base.columns:
             if col in ids or not (pd.api.types.is_object_dtype(base[col])
                                   or pd.api.types.is_string_dtype(base[col])):
