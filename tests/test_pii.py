@@ -66,7 +66,7 @@ TEMPLATES = [
     "Please call {p}. Thanks, great shirt",
 ]
 EMAILS = ["maria.lopez@example.com", "j_smith+shop@mail.example.org", "anna-k@example.co.uk"]
-ADDRESSES = ["Oak Street", "Elm Avenue", "Baker Street"]
+ADDRESSES = ["742 Evergreen Terrace", "12 Oak Street", "221B Baker Street"]
 
 
 def phone_corpus(n_per_format: int = 10, seed: int = 17) -> pd.DataFrame:
