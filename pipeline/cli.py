@@ -257,8 +257,11 @@ def _sentiment_options(func: Callable) -> Callable:
 
 
 def _sentiment_cfg(config_path: Path | None, **flags: Any):
-    cfg = _load(config_path, **{f"sentiment.{k}": v for k, v in flags.items()})
-    return cfg.sentiment
+    return _sentiment_full_cfg(config_path, **flags).sentiment
+
+
+def _sentiment_full_cfg(config_path: Path | None, **flags: Any):
+    return _load(config_path, **{f"sentiment.{k}": v for k, v in flags.items()})
 
 
 def _prior_line(scorer: Any) -> str | None:
@@ -293,8 +296,9 @@ def sentiment_score(file: Path, text_col: str, title_col: str | None, out_path: 
     from segment_report.pipeline.stages.sentiment.scorer import SentimentScorer
     from segment_report.pipeline.stages.sentiment.text import review_texts
 
-    cfg = _sentiment_cfg(config_path, model=model, batch_size=batch_size, max_length=max_length,
-                         precision=precision, adapt_prior=adapt_prior, threads=threads)
+    full_cfg = _sentiment_full_cfg(config_path, model=model, batch_size=batch_size, max_length=max_length,
+                                   precision=precision, adapt_prior=adapt_prior, threads=threads)
+    cfg = full_cfg.sentiment
     df = read_table(file)
     require_column(df, text_col, "--text-col", file)
     if title_col:
@@ -308,7 +312,7 @@ def sentiment_score(file: Path, text_col: str, title_col: str | None, out_path: 
     if out_path is None:
         ext = ".parquet" if file.suffix.lower() == ".parquet" else ".csv"
         out_path = file.with_name(f"{file.stem}.scored{ext}")
-    write_table(df, out_path)
+    write_table(df, out_path, full_cfg.run.spreadsheet_safe_csv)
     rate = stats.as_dict()["texts_per_s"]
     click.echo(f"scored {stats.texts} rows ({stats.unique_texts} distinct texts, {stats.cached} from "
                f"cache) with {scorer.model_id} in {stats.seconds:.1f} s"

@@ -161,19 +161,48 @@ class InputConfig(StrictModel):
 
 
 class PrivacyConfig(StrictModel):
-    """Customer-id pseudonymisation. Names, e-mails, phones and addresses are always dropped."""
+    """Customer-id pseudonymisation and how review text is scrubbed of phone numbers. Names,
+    e-mails, phones and addresses are always dropped.
+
+    ``phone_regions``: regions (ISO 3166 codes, e.g. ``US``, ``GB``, ``DE``) whose national
+    formats libphonenumber looks for in review text; numbers written with ``+`` or ``00`` are
+    found whatever the list. ``phone_leniency``: how sure libphonenumber must be
+    (``strict_grouping``: a valid number whose digits are grouped as the region writes them,
+    so "sizes 32 34 36 38 40" is not a Los Angeles number; ``valid``: any valid number;
+    ``possible``: any of a possible length). A fallback catches long digit runs either way.
+    """
 
     hash_customer_ids: bool = False
     salt: str | None = None
     salt_env: str = "SEGMENT_REPORT_SALT"
+    phone_regions: tuple[str, ...] = ("US",)
+    phone_leniency: Literal["possible", "valid", "strict_grouping", "exact_grouping"] = "strict_grouping"
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _check_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import phonenumbers
+
+        value = tuple(v.upper() for v in value)
+        unknown = [v for v in value if v not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"unknown region(s) {unknown}: use ISO 3166 codes such as US, GB, DE")
+        return value
 
 
 class RunConfig(StrictModel):
-    """Which period to analyse and where to write."""
+    """Which period to analyse and where to write.
+
+    ``spreadsheet_safe_csv``: CSV files (``data/segments.csv``, ``quarantine.csv``, ``sentiment
+    score`` output) get a single quote before any text cell a spreadsheet would run as a
+    formula (one starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return); ``false``
+    writes cells as they are, for machine consumers.
+    """
 
     out_dir: Path = Path("reports-out")
     period: str = "last"
     lookback_months: int = Field(12, ge=1, le=120)
+    spreadsheet_safe_csv: bool = True
 
     @field_validator("period")
     @classmethod

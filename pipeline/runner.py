@@ -231,7 +231,7 @@ def validate_inputs(cfg: Config) -> ValidationReport:
     result = ingest(cfg.input, cfg.privacy)
     out = Path(cfg.run.out_dir) / "validation"
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / "quarantine.csv", result.quarantine)
+    write_csv(out / "quarantine.csv", result.quarantine, cfg.run.spreadsheet_safe_csv)
     write_json(out / "data_quality.json", result.quality)
     return ValidationReport(out, result)
 
@@ -435,7 +435,7 @@ def _build_and_publish(run: _Run, final: RunFolder, started: dt.datetime, t0: fl
 
         with score_cache(run.cfg.sentiment, _cache_dir(run)) as scores:
             data = _run_stages(run.cfg, _inputs(run, scores), run.timings, on_stage)
-        save_artefacts(staging, data)
+        save_artefacts(staging, data, run.cfg.run.spreadsheet_safe_csv)
         staging.write_document("manifest", _manifest(run, data, started, time.perf_counter() - t0, fingerprint))
         on_stage("reports")
         start = time.perf_counter()

@@ -15,6 +15,7 @@ typed documents without recomputing anything.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import math
@@ -182,9 +183,46 @@ def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
     return path
 
 
-def write_csv(path: Path, frame: pd.DataFrame) -> Path:
-    """Write a DataFrame as UTF-8 CSV atomically (no index)."""
-    atomic_write_bytes(Path(path), frame.to_csv(index=False).encode("utf-8"))
+#: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection).
+FORMULA_START = "=+-@\t\r"
+# A plain number is never a formula, so "-12.50" quoted from a raw input stays readable.
+_PLAIN_NUMBER = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a single quote prepended to every text cell that a spreadsheet would run
+    as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return), as
+    OWASP advises against CSV injection. Numeric, boolean and date columns are untouched, and
+    so is a text cell that is a plain number (``-12.50``)."""
+    out = frame
+    for col in frame.columns:
+        values = frame[col]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            continue
+        text = values.where(values.map(lambda v: isinstance(v, str))).astype("string[pyarrow]")
+        risky = (text.str.slice(0, 1).isin(list(FORMULA_START))
+                 & ~text.str.fullmatch(_PLAIN_NUMBER)).fillna(False).to_numpy(dtype=bool)
+        if risky.any():
+            if out is frame:
+                out = frame.copy()
+            column = out[col].astype(object)
+            column[risky] = "'" + text[risky].astype(object)
+            out[col] = column
+    return out
+
+
+def write_csv(path: Path, frame: pd.DataFrame, spreadsheet_safe_cells: bool = True) -> Path:
+    """Write a DataFrame as UTF-8 CSV atomically (no index), every non-numeric field quoted.
+
+    With ``spreadsheet_safe_cells`` (``run.spreadsheet_safe_csv``, on by default) text cells
+    that a spreadsheet would run as formulas are defused first (:func:`spreadsheet_safe`).
+    """
+    if spreadsheet_safe_cells:
+        frame = spreadsheet_safe(frame)
+    # Quoting every text field is OWASP's other half, and the csv module would otherwise leave
+    # a carriage return in a cell unquoted, which splits the row for every reader.
+    text = frame.to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC)
+    atomic_write_bytes(Path(path), text.encode("utf-8"))
     return Path(path)
 
 
@@ -353,9 +391,10 @@ ARTEFACT_FILES: Mapping[str, ArtefactFile] = {
 }
 
 
-def save_artefacts(folder: RunFolder, artefacts: Mapping[str, Any]) -> list[Path]:
+def save_artefacts(folder: RunFolder, artefacts: Mapping[str, Any], spreadsheet_safe_csv: bool = True) -> list[Path]:
     """Write every artefact that has a place in the run folder (``ARTEFACT_FILES``); an empty
-    table (e.g. no SHAP values when the drivers stage was skipped) is not written."""
+    table (e.g. no SHAP values when the drivers stage was skipped) is not written. CSV files
+    are written spreadsheet-safe unless ``spreadsheet_safe_csv`` is false (see :func:`write_csv`)."""
     written = []
     for name, spec in ARTEFACT_FILES.items():
         value = artefacts.get(name)
@@ -368,7 +407,7 @@ def save_artefacts(folder: RunFolder, artefacts: Mapping[str, Any]) -> list[Path
         elif spec.kind == "parquet":
             write_parquet(path, value)
         elif spec.kind == "csv":
-            write_csv(path, value)
+            write_csv(path, value, spreadsheet_safe_csv)
         else:
             value.save(path)
         written.append(path)

@@ -2,7 +2,9 @@
 
 Names, e-mails, phone numbers and street addresses (with city and zip code) are read only to
 be removed: they never reach results, reports, logs or e-mails. Review text that quotes them
-is scrubbed. The retailer's customer_id is kept unless ``privacy.hash_customer_ids`` replaces
+is scrubbed: e-mails by one vectorised regex, phone numbers by libphonenumber's matcher plus a
+fallback for long digit runs (:func:`scrub_phones`, run only on texts with enough digits), the
+writer's own name and address by plain matching. The retailer's customer_id is kept unless ``privacy.hash_customer_ids`` replaces
 it with a keyed hash (HMAC-SHA256) in every output.
 """
 
@@ -14,22 +16,112 @@ import os
 import re
 
 import pandas as pd
+import phonenumbers
 
 from segment_report.pipeline.config import PrivacyConfig
 from segment_report.pipeline.errors import ConfigError
 
 PII_FIELDS: tuple[str, ...] = ("name", "email", "phone", "address", "city", "zipcode")
 
-# ASCII classes and no look-arounds, so pandas runs these as pyarrow (RE2) kernels.
+# ASCII classes and no look-arounds, so pandas runs this as a pyarrow (RE2) kernel.
 EMAIL_PATTERN = r"[A-Za-z0-9_.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
 EMAIL_RE = re.compile(EMAIL_PATTERN)
-# Phone numbers: US style (555) 201-3344 / 555.201.3344 / 5552013344, or international
-# +44 20 7946 0958; the digit guards keep longer numbers (order ids) whole.
-PHONE_PATTERN = (r"(^|[^0-9])(\+[0-9][0-9 ().-]{7,}[0-9]"
-                 r"|\(?[0-9]{3}\)?[ .-]?[0-9]{3}[ .-]?[0-9]{4})([^0-9]|$)")
-PHONE_RE = re.compile(PHONE_PATTERN)
-PHONE_REPL = r"\1[phone]\3"
 _STR = pd.StringDtype("pyarrow")
+
+#: The fewest digits a phone number looked for has (7-digit local numbers).
+PHONE_MIN_DIGITS = 7
+# Characters that may separate the digits of one written phone number: ASCII punctuation
+# libphonenumber accepts, no-break and thin spaces, Unicode dashes and minus.
+_PHONE_PUNCT = " ().\\-/\\[\\]~\u00a0\u2009\u2010-\u2015\u2212"
+#: A text can hold a phone number only if it has PHONE_MIN_DIGITS digits in a row with at
+#: most 4 separators between each two; texts without such a run (nearly all reviews, even
+#: those full of sizes and prices) never reach the matcher. Plain characters only, so the
+#: same pattern runs in RE2 (pyarrow) and in Python's re.
+PHONE_CANDIDATE_PATTERN = f"[0-9](?:[{_PHONE_PUNCT}]{{0,4}}[0-9]){{{PHONE_MIN_DIGITS - 1}}}"
+_PHONE_CANDIDATE_RE = re.compile(PHONE_CANDIDATE_PATTERN)
+_LENIENCY = {"possible": phonenumbers.Leniency.POSSIBLE, "valid": phonenumbers.Leniency.VALID,
+             "strict_grouping": phonenumbers.Leniency.STRICT_GROUPING,
+             "exact_grouping": phonenumbers.Leniency.EXACT_GROUPING}
+
+# The fallback: runs of digit groups that libphonenumber missed (fictional 555 numbers have no
+# valid area code; national formats of regions not in privacy.phone_regions). A run starts
+# after a space or punctuation (never inside a word, a price or a decimal) and its groups are
+# joined by one space, dot or slash, a dash with or without spaces, or wrapped in
+# parentheses; _is_phone_run decides.
+_GROUP = r"(?:\(\d{1,5}\)|\d{1,15})"
+_RUN_RE = re.compile(rf"(?<![0-9A-Za-z.,/$€£¥+])(?P<intl>\+ ?|00)?{_GROUP}"
+                     rf"(?:(?:[ ./\u00a0\u2009]| ?[\-\u2010-\u2015\u2212] ?|\) ?)?{_GROUP})*")
+# A date (2024-03-15, 15.03.2024, 03-15-2024) that a time or a number follows is not a phone.
+_DATE_RE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}(?!\d)|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}(?!\d)")
+# An extension after a number: "ext. 12", "extension 12", "x12", "#12".
+_EXT_RE = re.compile(r"[ ,]*(?:ext\.?|extension|x|#) ?\d{1,6}(?![0-9A-Za-z])", re.IGNORECASE)
+PHONE_TOKEN = "[phone]"
+
+
+def _is_phone_run(run: str, international: bool) -> bool:
+    """Whether a run of digit groups reads as a phone number, not a list of sizes or a date.
+
+    International (+ or 00 prefix): 8 to 15 digits. Otherwise 9 to 15 digits, every group after
+    the first at least two digits long, and a group of three or more digits or a leading 0 (the
+    national trunk prefix of "01 42 68 53 00"), so "sizes 2 4 6 8 10 12" or "32 34 36" stay. A
+    slash only after a trunk prefix ("030/1234567"): "38-27-35/135" is a body measurement.
+    """
+    groups = re.findall(r"\d+", run)
+    digits = sum(len(g) for g in groups)
+    if international:
+        return 8 <= digits <= 15
+    if not 9 <= digits <= 15 or _DATE_RE.match(run):
+        return False
+    if any(len(g) < 2 for g in groups[1:]):
+        return False
+    if "/" in run and not run.lstrip("(").startswith("0"):
+        return False
+    return any(len(g) >= 3 for g in groups) or run.lstrip("(").startswith("0")
+
+
+def _phone_spans(text: str, regions: tuple[str, ...], leniency: str) -> list[tuple[int, int]]:
+    """Character spans of the phone numbers in ``text`` (with extensions), merged and sorted."""
+    spans = []
+    for region in regions:
+        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=_LENIENCY[leniency]):
+            spans.append((match.start, match.end))
+    for match in _RUN_RE.finditer(text):
+        end = match.end()
+        if end < len(text) and (text[end].isalnum() and not _EXT_RE.match(text, end)):
+            continue  # glued to a word: "32x34", "120lbs", an order code
+        if _is_phone_run(match.group(), match.group("intl") is not None):
+            spans.append((match.start(), end))
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        ext = _EXT_RE.match(text, end)
+        end = ext.end() if ext else end
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(s, e) for s, e in merged]
+
+
+def scrub_phones(text: str, privacy: PrivacyConfig | None = None) -> str:
+    """Replace the phone numbers in ``text`` (extensions included) with ``[phone]``.
+
+    libphonenumber's matcher looks for numbers of each region in ``privacy.phone_regions``
+    (numbers written with + or 00 are found whatever the region) at ``privacy.phone_leniency``;
+    a conservative fallback catches long digit runs it missed. Prices, sizes, dates, counts
+    and measurements are left alone. Texts without a run of :data:`PHONE_MIN_DIGITS` digits
+    (:data:`PHONE_CANDIDATE_PATTERN`) are returned as they are.
+    """
+    privacy = privacy or PrivacyConfig()
+    if not _PHONE_CANDIDATE_RE.search(text):
+        return text
+    spans = _phone_spans(text, tuple(privacy.phone_regions), privacy.phone_leniency)
+    if not spans:
+        return text
+    parts, last = [], 0
+    for start, end in spans:
+        parts += [text[last:start], PHONE_TOKEN]
+        last = end
+    return "".join(parts) + text[last:]
 
 
 def _scrub_known(text: str, name: str | None, address: str | None) -> str:
@@ -44,7 +136,8 @@ def _scrub_known(text: str, name: str | None, address: str | None) -> str:
     return text
 
 
-def scrub_text(text: str, name: str | None = None, address: str | None = None) -> str:
+def scrub_text(text: str, name: str | None = None, address: str | None = None,
+               privacy: PrivacyConfig | None = None) -> str:
     """Remove e-mail addresses, phone numbers and the writer's own name and address from text.
 
     Args:
@@ -52,21 +145,30 @@ def scrub_text(text: str, name: str | None = None, address: str | None = None) -
         name: the writer's name, when known: the full name and each word of it (3+ letters,
             whole words) become ``[name]``.
         address: the writer's street address, when known: becomes ``[address]``.
+        privacy: the privacy settings (phone regions and leniency, see :func:`scrub_phones`).
 
     Returns:
         The text with ``[email]``, ``[phone]``, ``[name]`` or ``[address]`` in place of personal data.
     """
     text = EMAIL_RE.sub("[email]", text)
-    text = PHONE_RE.sub(PHONE_REPL, text)
+    text = scrub_phones(text, privacy)
     return _scrub_known(text, name, address)
 
 
 def scrub_texts(texts: pd.Series, names: pd.Series | None = None,
-                addresses: pd.Series | None = None) -> pd.Series:
-    """Vectorised :func:`scrub_text` over a column, with each row's own name and address."""
+                addresses: pd.Series | None = None, privacy: PrivacyConfig | None = None) -> pd.Series:
+    """Vectorised :func:`scrub_text` over a column, with each row's own name and address.
+
+    E-mails are replaced by a pyarrow kernel; the phone matcher runs only on the rows with at
+    least :data:`PHONE_MIN_DIGITS` digits in a run (a vectorised pyarrow search picks them).
+    """
     out = texts.astype(_STR)
     out = out.str.replace(EMAIL_PATTERN, "[email]", regex=True)
-    out = out.str.replace(PHONE_PATTERN, PHONE_REPL, regex=True)
+    many_digits = out.str.contains(PHONE_CANDIDATE_PATTERN, regex=True).fillna(False).to_numpy(dtype=bool)
+    if many_digits.any():
+        privacy = privacy or PrivacyConfig()
+        positions = many_digits.nonzero()[0]
+        out.iloc[positions] = [scrub_phones(t, privacy) for t in out.iloc[positions].tolist()]
     if names is None and addresses is None:
         return out
     idx = out.index

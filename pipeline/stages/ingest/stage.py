@@ -28,7 +28,8 @@ from pandera.errors import SchemaErrors
 from segment_report.pipeline.config import InputConfig, PrivacyConfig
 from segment_report.pipeline.constants import INCOME_BAND_EDGES, INCOME_BANDS
 from segment_report.pipeline.errors import InputDataError
-from segment_report.pipeline.stages.ingest.privacy import PII_FIELDS, hash_ids, resolve_salt, scrub_texts
+from segment_report.pipeline.stages.ingest.privacy import (PII_FIELDS, hash_ids, resolve_salt, scrub_text,
+                                                           scrub_texts)
 from segment_report.pipeline.stages.ingest.readers import RawTable, read_raw_table
 from segment_report.pipeline.states import CODE_TO_NAME, normalise_states
 
@@ -305,6 +306,10 @@ def _closest(name: str, options: set[str]) -> str | None:
     return match[0] if match else None
 
 
+#: Fields copied into the quarantine as they are (never scrubbed): the row's ids.
+_ID_FIELDS = ("customer_id", "transaction_id", "review_id")
+
+
 @dataclass
 class _Rejects:
     """Collects quarantined rows with reasons for one source file."""
@@ -312,6 +317,7 @@ class _Rejects:
     raw: RawTable
     source_cols: dict[str, str]
     pii_sources: set[str]
+    privacy: PrivacyConfig
     rows: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
 
     def add(self, mask: pd.Series, code: str, field_name: str | None, values: pd.Series | None = None) -> None:
@@ -322,12 +328,32 @@ class _Rejects:
             if values is not None:
                 val = values.get(i)
                 if val is not None and not (isinstance(val, float) and np.isnan(val)) and val is not pd.NA:
-                    detail = f"{detail}: {str(val)[:60]!r}"
+                    # a raw value may be a phone number or e-mail typed in the wrong column
+                    shown = str(val) if field_name in _ID_FIELDS else scrub_text(str(val), privacy=self.privacy)
+                    detail = f"{detail}: {shown[:60]!r}"
             self.rows.setdefault(int(i), []).append((code, f"{src}: {detail}" if src else detail))
 
     @property
     def index(self) -> pd.Index:
         return pd.Index(sorted(self.rows))
+
+    def _scrub_free_text(self, base: pd.DataFrame) -> None:
+        """Scrub the raw cells of quarantined rows in place: review text and title as kept
+        reviews are (with the writer's own name and address); every other text cell except
+        the ids of e-mails and phone numbers (a raw value may sit in the wrong column)."""
+        frame = self.raw.frame
+        name_col, addr_col = self.source_cols.get("name"), self.source_cols.get("address")
+        names = frame.loc[base.index, name_col] if name_col in frame.columns else None
+        addresses = frame.loc[base.index, addr_col] if addr_col in frame.columns else None
+        texts = {self.source_cols.get(f) for f in ("review_text", "text", "title")}
+        ids = {self.source_cols.get(f) for f in _ID_FIELDS}
+        for col in base.columns:
+            if col in ids or not (pd.api.types.is_object_dtype(base[col])
+                                  or pd.api.types.is_string_dtype(base[col])):
+                continue
+            own = (names, addresses) if col in texts else (None, None)
+            scrubbed = scrub_texts(base[col], *own, self.privacy)
+            base[col] = scrubbed.astype(object).where(base[col].notna(), base[col])
 
     def frame(self, salt: bytes | None, id_source: str | None) -> pd.DataFrame:
         keep_cols = [c for c in self.raw.frame.columns if c not in self.pii_sources]
@@ -335,6 +361,7 @@ class _Rejects:
         base = self.raw.frame.loc[idx, keep_cols].copy()
         if salt is not None and id_source in base.columns:
             base[id_source] = hash_ids(normalise_customer_id(base[id_source]), salt)
+        self._scrub_free_text(base)
         codes = [";".join(dict.fromkeys(c for c, _ in self.rows[i])) for i in idx]
         texts = ["; ".join(t for _, t in self.rows[i]) for i in idx]
         meta = pd.DataFrame({"source_file": self.raw.path.name, "row": idx + 1,
@@ -413,7 +440,7 @@ def _parse_transactions(frame: pd.DataFrame, cfg: InputConfig, rejects: _Rejects
     return out
 
 
-def _parse_customer_attributes(frame: pd.DataFrame, cfg: InputConfig,
+def _parse_customer_attributes(frame: pd.DataFrame, cfg: InputConfig, privacy: PrivacyConfig,
                                stats: dict[str, Any]) -> pd.DataFrame:
     """Demographics and location of each row, normalised (never a reason to reject a row)."""
     out = pd.DataFrame(index=frame.index)
@@ -442,7 +469,8 @@ def _parse_customer_attributes(frame: pd.DataFrame, cfg: InputConfig,
     out["is_us"] = is_us.astype(bool)
     unknown = is_us & region.notna() & codes.isna()
     stats["unknown_states"] = int(unknown.sum())
-    stats["unknown_state_values"] = region[unknown].value_counts().head(10).to_dict()
+    stats["unknown_state_values"] = {  # raw values quoted in data_quality.json: scrubbed
+        scrub_text(str(k), privacy=privacy): int(v) for k, v in region[unknown].value_counts().head(10).items()}
     stats["state_spellings_normalised"] = int((is_us & codes.notna() & (region != codes)).sum())
     return out
 
@@ -476,13 +504,14 @@ def _reviews_from_rows(rows: pd.DataFrame, text_col: str, rating_col: str | None
     return pd.DataFrame({"text": text[has], "rating": rating[has]})
 
 
-def _scrub_reviews(reviews: pd.DataFrame, pii: pd.DataFrame) -> pd.DataFrame:
+def _scrub_reviews(reviews: pd.DataFrame, pii: pd.DataFrame, privacy: PrivacyConfig) -> pd.DataFrame:
     names = pii["name"] if "name" in pii.columns else None
     addresses = pii["address"] if "address" in pii.columns else None
     reviews = reviews.copy()
     reviews["text"] = scrub_texts(reviews["text"],
                                   names.reindex(reviews.index) if names is not None else None,
-                                  addresses.reindex(reviews.index) if addresses is not None else None)
+                                  addresses.reindex(reviews.index) if addresses is not None else None,
+                                  privacy)
     return reviews
 
 
@@ -526,7 +555,7 @@ class _Table:
     rejects: _Rejects
 
 
-def _open_table(path: Path | None, what: str, cfg: InputConfig, mapping: Any,
+def _open_table(path: Path | None, what: str, cfg: InputConfig, privacy: PrivacyConfig, mapping: Any,
                 required: tuple[str, ...], config_key: str, id_field: str | None) -> _Table:
     """Read one file, map its columns, drop exact duplicates and start its reject list."""
     raw = _read(path, what, cfg)
@@ -536,7 +565,7 @@ def _open_table(path: Path | None, what: str, cfg: InputConfig, mapping: Any,
     unique, stats["duplicates_dropped"] = _dedupe(raw, present.get(id_field) if id_field else None)
     if stats["duplicates_dropped"]:
         canon = canon.loc[unique.index]
-    rejects = _Rejects(raw, present, _pii_sources(present, cfg.extra_pii_columns, raw.frame))
+    rejects = _Rejects(raw, present, _pii_sources(present, cfg.extra_pii_columns, raw.frame), privacy)
     return _Table(raw, canon, present, stats, rejects)
 
 
@@ -553,19 +582,20 @@ def _finish_stats(table: _Table, kept: int) -> dict[str, Any]:
     return table.stats
 
 
-def _ingest_retail(cfg: InputConfig) -> tuple[dict[str, pd.DataFrame], list[_Rejects], dict, list[Path]]:
-    table = _open_table(cfg.path, "retail table", cfg, cfg.columns, ("customer_id", "date"), "input",
+def _ingest_retail(cfg: InputConfig, privacy: PrivacyConfig
+                   ) -> tuple[dict[str, pd.DataFrame], list[_Rejects], dict, list[Path]]:
+    table = _open_table(cfg.path, "retail table", cfg, privacy, cfg.columns, ("customer_id", "date"), "input",
                         "transaction_id")
     _require_amount(table, "map input.columns.total to the column holding the order amount")
     raw, canon, stats, rejects = table.raw, table.canon, table.stats, table.rejects
     tx = _parse_transactions(canon, cfg, rejects, stats)
-    attrs = _parse_customer_attributes(canon, cfg, stats)
+    attrs = _parse_customer_attributes(canon, cfg, privacy, stats)
     kept_idx = tx.index.difference(rejects.index)
     rows = pd.concat([tx, attrs], axis=1).loc[kept_idx]
     review_cols = [c for c in ("review_text", "rating") if c in canon.columns]
     reviews = _reviews_from_rows(canon.loc[kept_idx, review_cols], "review_text", "rating", stats)
     pii = canon.loc[reviews.index, [c for c in PII_FIELDS if c in canon.columns]]
-    reviews = _scrub_reviews(reviews, pii)
+    reviews = _scrub_reviews(reviews, pii, privacy)
     reviews.insert(0, "review_id", rows.loc[reviews.index, "transaction_id"])
     reviews.insert(1, "customer_id", rows.loc[reviews.index, "customer_id"])
     reviews.insert(2, "transaction_id", rows.loc[reviews.index, "transaction_id"])
@@ -578,19 +608,20 @@ def _ingest_retail(cfg: InputConfig) -> tuple[dict[str, pd.DataFrame], list[_Rej
     return tables, [rejects], {"retail_table": _finish_stats(table, len(kept_idx))}, [raw.path]
 
 
-def _ingest_tables(cfg: InputConfig) -> tuple[dict[str, pd.DataFrame], list[_Rejects], dict, list[Path]]:
+def _ingest_tables(cfg: InputConfig, privacy: PrivacyConfig
+                   ) -> tuple[dict[str, pd.DataFrame], list[_Rejects], dict, list[Path]]:
     all_rejects: list[_Rejects] = []
     files: dict[str, Any] = {}
     paths: list[Path] = []
 
     # customers
-    tc = _open_table(cfg.customers.path, "customers", cfg, cfg.table_columns("customers"),
+    tc = _open_table(cfg.customers.path, "customers", cfg, privacy, cfg.table_columns("customers"),
                      ("customer_id",), "input.customers", None)
     raw_c, canon_c, stats_c, rej_c = tc.raw, tc.canon, tc.stats, tc.rejects
     ids = normalise_customer_id(canon_c["customer_id"])
     rej_c.add(ids.isna(), "customer_id_missing", "customer_id")
     rej_c.add(ids.notna() & ids.duplicated(keep="first"), "duplicate_customer_id", "customer_id", ids)
-    attrs = _parse_customer_attributes(canon_c, cfg, stats_c)
+    attrs = _parse_customer_attributes(canon_c, cfg, privacy, stats_c)
     attrs.insert(0, "customer_id", ids)
     kept_c = attrs.index.difference(rej_c.index)
     customers = attrs.loc[kept_c]
@@ -601,7 +632,7 @@ def _ingest_tables(cfg: InputConfig) -> tuple[dict[str, pd.DataFrame], list[_Rej
     paths.append(raw_c.path)
 
     # transactions
-    tt = _open_table(cfg.transactions.path, "transactions", cfg, cfg.table_columns("transactions"),
+    tt = _open_table(cfg.transactions.path, "transactions", cfg, privacy, cfg.table_columns("transactions"),
                      ("customer_id", "date"), "input.transactions", "transaction_id")
     _require_amount(tt, "map input.transactions.columns.total to the order amount column")
     raw_t, canon_t, stats_t, rej_t = tt.raw, tt.canon, tt.stats, tt.rejects
@@ -625,7 +656,7 @@ def _ingest_tables(cfg: InputConfig) -> tuple[dict[str, pd.DataFrame], list[_Rej
     # reviews
     reviews = pd.DataFrame(columns=list(REVIEW_FIELDS))
     if cfg.reviews is not None:
-        tr = _open_table(cfg.reviews.path, "reviews", cfg, cfg.table_columns("reviews"),
+        tr = _open_table(cfg.reviews.path, "reviews", cfg, privacy, cfg.table_columns("reviews"),
                          ("customer_id", "text"), "input.reviews", "review_id")
         raw_r, canon_r, stats_r, rej_r = tr.raw, tr.canon, tr.stats, tr.rejects
         rid = normalise_customer_id(canon_r["customer_id"])
@@ -635,7 +666,7 @@ def _ingest_tables(cfg: InputConfig) -> tuple[dict[str, pd.DataFrame], list[_Rej
         owner = rid.loc[body.index]
         pii_rows = pii_c.reindex(owner.to_numpy())
         pii_rows.index = body.index
-        body = _scrub_reviews(body, pii_rows)
+        body = _scrub_reviews(body, pii_rows, privacy)
         if "date" in canon_r.columns:
             dates, _ = parse_dates(clean_text(canon_r.loc[body.index, "date"]), cfg.date_format, cfg.dayfirst)
             stats_r["review_dates_unparseable"] = int(
@@ -670,10 +701,10 @@ def ingest(cfg: InputConfig, privacy: PrivacyConfig) -> IngestResult:
     """
     salt = resolve_salt(privacy)
     if cfg.mode == "retail_table":
-        tables, rejects, files, paths = _ingest_retail(cfg)
+        tables, rejects, files, paths = _ingest_retail(cfg, privacy)
         id_sources = [cfg.columns.customer_id]
     else:
-        tables, rejects, files, paths = _ingest_tables(cfg)
+        tables, rejects, files, paths = _ingest_tables(cfg, privacy)
         id_sources = [cfg.table_columns(t).customer_id for t in ("customers", "transactions", "reviews")]
 
     for name, stats in files.items():

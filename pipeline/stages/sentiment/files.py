@@ -28,14 +28,18 @@ def read_table(path: Path) -> pd.DataFrame:
                          expected=".csv, .tsv or .parquet", fix="convert the file to CSV or Parquet")
 
 
-def write_table(df: pd.DataFrame, path: Path) -> None:
-    """Write CSV or Parquet by extension (anything but .parquet is written as CSV)."""
+def write_table(df: pd.DataFrame, path: Path, spreadsheet_safe_csv: bool = True) -> None:
+    """Write CSV or Parquet by extension (anything but .parquet is written as CSV, through
+    :func:`~segment_report.pipeline.io.store.write_csv`: spreadsheet-safe unless
+    ``spreadsheet_safe_csv`` is false)."""
+    from segment_report.pipeline.io.store import write_csv
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".parquet":
         df.to_parquet(path, index=False)
     else:
-        df.to_csv(path, index=False)
+        write_csv(path, df, spreadsheet_safe_csv)
 
 
 def require_column(df: pd.DataFrame, col: str, option: str, path: Path) -> None:
