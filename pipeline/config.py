@@ -129,6 +129,7 @@ class InputConfig(StrictModel):
     us_country_names: tuple[str, ...] = ("usa", "us", "u.s.", "u.s.a.", "united states",
                                          "united states of america", "america")
     extra_pii_columns: tuple[str, ...] = ()
+    max_field_bytes: int = Field(1 << 20, ge=1024, le=1 << 30)
 
     @model_validator(mode="after")
     def _check_mode_files(self) -> InputConfig:

@@ -360,3 +360,28 @@ def test_os_error_without_a_path_stays_an_internal_error(runner, tmp_path, monke
     monkeypatch.setattr(runner_module, "validate_inputs", broken)
     result = invoke(runner, "validate", "--out", tmp_path / "o")
     assert result.exit_code == 1 and "internal error" in result.stderr
+
+
+# --------------------------------------------------------------------------- parser limits
+
+def test_a_10mb_field_is_a_quarantined_row_not_a_crash(runner, tmp_path):
+    rows = [retail_row(i, str(100 + i)) for i in range(1, 5)]
+    rows[1]["Feedback"] = "z" * (10 << 20)
+    path = write_retail(tmp_path / "huge.csv", rows)
+    result = invoke(runner, "validate", "--input", path, "--out", tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    assert "quarantined 1 x field_too_large" in result.output
+    quarantine = (tmp_path / "o" / "validation" / "quarantine.csv").read_text(encoding="utf-8")
+    assert "field_too_large" in quarantine and len(quarantine) < 10_000
+
+
+def test_a_row_beyond_the_reader_limit_is_exit_2(runner, tmp_path, monkeypatch):
+    from segment_report.pipeline.stages.ingest import readers
+
+    monkeypatch.setattr(readers, "MAX_BLOCK_BYTES", 2 << 20)  # stands in for the 1 GiB cap
+    rows = [retail_row(i, str(100 + i)) for i in range(1, 4)]
+    rows[1]["Feedback"] = "z" * (5 << 20)
+    path = write_retail(tmp_path / "huge.csv", rows)
+    result = invoke(runner, "validate", "--input", path, "--out", tmp_path / "o")
+    _assert_clean_failure(result, "huge.csv", "a row is longer than the reader's limit (2,097,152 bytes)",
+                          "unclosed quote")
