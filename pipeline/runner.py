@@ -293,8 +293,8 @@ def _output_error(exc: BaseException, out: Path) -> SegmentReportError | None:
             inside = False
     if not (inside or is_disk_error(exc)):
         return None
-    return os_error_to_input_error(exc, f"cannot write the run into the output folder {out}",
-                                   role="output", path=out)
+    where = "" if exc.filename is None else f" into the output folder {out}"  # else it is the file named
+    return os_error_to_input_error(exc, f"cannot write the run{where}", role="output", path=out)
 
 
 def _keep_log(staging: RunFolder, kept: Path) -> Path | None:

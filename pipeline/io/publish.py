@@ -90,8 +90,13 @@ class RunLock:
                     file=str(self.path),
                     expected="one run at a time per output folder",
                     fix="wait for that run to finish; if it is gone for good, delete the lock file") from None
-            with os.fdopen(fd, "w") as handle:
-                json.dump(info, handle)
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    json.dump(info, handle)
+            except BaseException:
+                # e.g. a full disk: an empty lock would block every later run of this period
+                self.path.unlink(missing_ok=True)
+                raise
             self._held = True
             return self
         raise RunLockedError("could not take the run lock", file=str(self.path))
