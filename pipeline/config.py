@@ -131,6 +131,19 @@ class InputConfig(StrictModel):
     extra_pii_columns: tuple[str, ...] = ()
     max_field_bytes: int = Field(1 << 20, ge=1024, le=1 << 30)
 
+    @field_validator("date_format")
+    @classmethod
+    def _check_date_format(cls, value: str) -> str:
+        if value == "auto":
+            return value
+        import pandas as pd
+
+        try:  # an unknown directive (%Q) only fails when a date is parsed: fail here instead
+            pd.to_datetime(pd.Series(["2026-09-18"]), format=value, errors="coerce")
+        except ValueError as exc:
+            raise ValueError(f"must be 'auto' or a strptime format such as '%d/%m/%Y' ({exc})") from None
+        return value
+
     @model_validator(mode="after")
     def _check_mode_files(self) -> InputConfig:
         if self.mode == "tables":

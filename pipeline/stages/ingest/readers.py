@@ -105,7 +105,7 @@ def _header(path: Path, encoding: str, delimiter: str) -> list[str]:
     try:
         with open(path, encoding=encoding, newline="") as handle:
             first = handle.readline()
-    except UnicodeDecodeError:
+    except UnicodeError:  # not only UnicodeDecodeError: the utf-16 codec raises UnicodeError for no BOM
         raise _encoding_error(path, encoding) from None
     except LookupError:
         raise InputDataError(f"unknown text encoding '{encoding}'", file=str(path),

@@ -168,9 +168,10 @@ def _parse_date_strings(text: pd.Series, date_format: str, dayfirst: bool,
     for fmt in formats:
         if not todo.any():
             break
-        parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_convert(None)
+        # utc=True: one column may mix offsets and naive times (found by tests/test_fuzz.py)
+        parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce", utc=True).dt.tz_convert(None)
+        # a year such as -1 or 99999 parses at a coarser unit but does not fit nanoseconds
+        parsed = parsed.where((parsed >= pd.Timestamp.min) & (parsed <= pd.Timestamp.max))
         parsed = parsed.astype("datetime64[ns]")
         ok = parsed.notna()
         if ok.any():
