@@ -468,3 +468,22 @@ def test_found_utf16_without_a_byte_order_mark(tmp_path):
     path.write_bytes(b"\x01\x01")
     with pytest.raises(InputDataError, match="not valid utf-16 text"):
         read_raw_table(path, "input", "utf-16")
+
+
+def test_found_parquet_bytes_that_are_not_utf8(tmp_path):
+    table = pa.table({"Customer_ID": ["1", "2"], "Date": ["2026-09-01", "2026-09-02"],
+                      "Total_Amount": ["5", "6"], "Transaction_ID": pa.array([None, b"\x80"], pa.binary())})
+    pq.write_table(table, tmp_path / "r.parquet")
+    raw = read_raw_table(tmp_path / "r.parquet")
+    assert raw.frame["Transaction_ID"].tolist() == [pd.NA, "\ufffd"]
+    assert raw.frame["Customer_ID"].tolist() == ["1", "2"]
+
+
+def test_parquet_names_repeated_up_to_spaces_are_exit_2(tmp_path):
+    """Found while writing the Parquet strategy: pyarrow allows repeated names, and names are
+    stripped after reading; the CSV reader's duplicate check never saw them (a ValueError)."""
+    table = pa.Table.from_arrays([pa.array(["1"]), pa.array(["2026-09-01"]), pa.array(["5"]), pa.array(["7"])],
+                                 names=["Customer_ID", "Date", "Total_Amount", "Customer_ID "])
+    pq.write_table(table, tmp_path / "r.parquet")
+    with pytest.raises(InputDataError, match=r"duplicate column names \['Customer_ID'\]"):
+        read_raw_table(tmp_path / "r.parquet")

@@ -157,7 +157,7 @@ def _read_raw_table(path: Path, what: str, encoding: str, max_field_bytes: int) 
         except (pa.ArrowException, OSError) as exc:
             raise InputDataError(f"Parquet file cannot be read: {exc}", file=str(path),
                                  expected="a valid Parquet file", fix=_FIX_FORMAT) from None
-        frame = table.to_pandas().astype(pd.StringDtype("pyarrow"))  # text, missing stays missing
+        frame = _parquet_as_text(table)
         malformed: list[dict] = []
     else:
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
@@ -171,12 +171,53 @@ def _read_raw_table(path: Path, what: str, encoding: str, max_field_bytes: int) 
         if malformed:  # line numbers are only known from a single-threaded read
             frame, malformed = _read_csv(path, header, encoding, delimiter, use_threads=False)
     frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.columns.has_duplicates:  # a Parquet file may repeat a name; " a" and "a" are one name
+        dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
+        raise InputDataError(f"duplicate column names {dupes}", file=str(path),
+                             expected="unique column names (leading and trailing spaces do not count)",
+                             fix="rename or remove the repeated columns")
     if len(frame) == 0 and not malformed:
         raise InputDataError(f"{what} file has a header but no data rows", file=str(path),
                              expected="at least one data row", fix="check the export; the table was empty")
     oversized = _blank_oversized(frame, max_field_bytes)
     return RawTable(path=path, frame=frame, malformed_lines=malformed, file_format=fmt,
                     oversized=oversized)
+
+
+def _parquet_as_text(table: pa.Table) -> pd.DataFrame:
+    """Every column of a Parquet table as text, missing values staying missing.
+
+    The whole table is converted at once when it can be (pandas metadata such as the index is
+    honoured); a table with a column pandas cannot hold as text (bytes that are not UTF-8,
+    timestamps beyond pandas' range, found by tests/test_fuzz.py) is converted column by column.
+    """
+    text = pd.StringDtype("pyarrow")
+    try:
+        return table.to_pandas().astype(text)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError, UnicodeError):
+        pass
+    columns = {}
+    for position, column in enumerate(table.columns):
+        columns[position] = _column_as_text(column, text)
+    frame = pd.DataFrame(columns)
+    frame.columns = table.column_names
+    return frame
+
+
+def _column_as_text(column: pa.ChunkedArray, text: pd.StringDtype) -> pd.Series:
+    """One Arrow column as text: bytes decoded as UTF-8 (bad bytes replaced), else cast or str()."""
+    kind = column.type
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
+        return pd.Series([None if v is None else v.decode("utf-8", "replace") for v in column.to_pylist()],
+                         dtype=text)
+    try:
+        return column.to_pandas().astype(text)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        pass
+    try:
+        return pc.cast(column, pa.string()).to_pandas().astype(text)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        return pd.Series([None if v is None else str(v) for v in column.to_pylist()], dtype=text)
 
 
 def _blank_oversized(frame: pd.DataFrame, max_bytes: int) -> dict[int, dict[str, int]]:
