@@ -194,7 +194,7 @@ def _parquet_as_text(table: pa.Table) -> pd.DataFrame:
     text = pd.StringDtype("pyarrow")
     try:
         return table.to_pandas().astype(text)
-    except (pa.ArrowException, ValueError, TypeError, OverflowError, UnicodeError):
+    except _CONVERSION_ERRORS:
         pass
     columns = {}
     for position, column in enumerate(table.columns):
@@ -210,14 +210,22 @@ def _column_as_text(column: pa.ChunkedArray, text: pd.StringDtype) -> pd.Series:
     if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
         return pd.Series([None if v is None else v.decode("utf-8", "replace") for v in column.to_pylist()],
                          dtype=text)
-    try:
-        return column.to_pandas().astype(text)
-    except (pa.ArrowException, ValueError, TypeError, OverflowError):
-        pass
-    try:
-        return pc.cast(column, pa.string()).to_pandas().astype(text)
-    except (pa.ArrowException, ValueError, TypeError, OverflowError):
-        return pd.Series([None if v is None else str(v) for v in column.to_pylist()], dtype=text)
+    attempts = [lambda: column.to_pandas().astype(text),
+                lambda: pc.cast(column, pa.string()).to_pandas().astype(text)]
+    if pa.types.is_temporal(kind):  # beyond every calendar (year 10000, year 0): the stored number
+        attempts.append(lambda: pc.cast(column.cast(pa.int64()), pa.string()).to_pandas().astype(text))
+    for attempt in attempts:
+        try:
+            return attempt()
+        except _CONVERSION_ERRORS:
+            continue
+    return pd.Series([None if v is None else repr(v) for v in column.to_pylist()], dtype=text)
+
+
+#: what pandas and pyarrow raise for a value they cannot show as text (e.g. a timestamp outside
+#: Python's datetime range raises NotImplementedError when localised)
+_CONVERSION_ERRORS = (pa.ArrowException, ValueError, TypeError, OverflowError, NotImplementedError,
+                      UnicodeError)
 
 
 def _blank_oversized(frame: pd.DataFrame, max_bytes: int) -> dict[int, dict[str, int]]:
