@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import ctypes
 import hashlib
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,8 @@ _FIRST_BLOCK_BYTES = 1 << 20
 MAX_BLOCK_BYTES = 1 << 30
 #: The stdlib csv module (the header) holds fields up to a C long; its default is 128 KiB.
 _CSV_FIELD_LIMIT = 2 ** (8 * ctypes.sizeof(ctypes.c_long) - 1) - 1
+#: A header row longer than this is an unclosed quote, not column names.
+MAX_HEADER_CHARS = 16 << 20
 PARQUET_SUFFIXES = {".parquet", ".pq", ".parq"}
 _FIX_FORMAT = "give a CSV file (UTF-8, header row) or a Parquet file"
 
@@ -101,24 +102,49 @@ def _sniff_format(path: Path) -> str:
     return "csv"
 
 
-def _header(path: Path, encoding: str, delimiter: str) -> list[str]:
+def _header(path: Path, encoding: str, delimiter: str) -> tuple[list[str], int]:
+    """The column names and how many physical lines the header row takes (a quoted name may
+    hold a line break; found by tests/test_fuzz.py: reading one line cut it and made the rest of
+    the header a malformed data row)."""
+    lines_read = chars_read = 0
+
+    def lines(handle):
+        nonlocal lines_read, chars_read
+        for line in handle:
+            lines_read += 1
+            chars_read += len(line)
+            if chars_read > MAX_HEADER_CHARS:
+                raise _HeaderTooLong()
+            yield line
+
+    csv.field_size_limit(_CSV_FIELD_LIMIT)  # a header name may be longer than the 128 KiB default
     try:
         with open(path, encoding=encoding, newline="") as handle:
-            first = handle.readline()
+            header = next(csv.reader(lines(handle), delimiter=delimiter), [])
     except UnicodeError:  # not only UnicodeDecodeError: the utf-16 codec raises UnicodeError for no BOM
         raise _encoding_error(path, encoding) from None
     except LookupError:
         raise InputDataError(f"unknown text encoding '{encoding}'", file=str(path),
                              expected="a Python codec name such as utf-8 or latin-1",
                              fix="set input.encoding to a valid encoding") from None
-    csv.field_size_limit(_CSV_FIELD_LIMIT)  # a header name may be longer than the 128 KiB default
-    header = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
+    except _HeaderTooLong:
+        raise InputDataError(f"the header row is longer than {MAX_HEADER_CHARS:,} characters",
+                             file=str(path), expected="a first line with column names",
+                             fix="check the quoting of the header: an unclosed quote runs on to the "
+                                 "end of the file") from None
+    except csv.Error as exc:  # e.g. a NUL character past the first 4 KiB
+        raise InputDataError(f"the header row cannot be read as CSV: {exc}", file=str(path),
+                             expected="a first line with column names", fix=_FIX_FORMAT) from None
     header = [h.strip().lstrip("\ufeff") for h in header]
     if not header or all(h == "" for h in header):
         raise InputDataError("file has no header row", file=str(path),
                              expected="a first line with column names",
                              fix="add the header row the config maps (see README, 'Input contract')")
-    return header
+    return header, lines_read
+
+
+class _HeaderTooLong(Exception):
+    """The header row runs on past MAX_HEADER_CHARS."""
 
 
 def _encoding_error(path: Path, encoding: str) -> InputDataError:
@@ -161,15 +187,15 @@ def _read_raw_table(path: Path, what: str, encoding: str, max_field_bytes: int) 
         malformed: list[dict] = []
     else:
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-        header = _header(path, encoding, delimiter)
+        header, header_lines = _header(path, encoding, delimiter)
         if len(set(header)) != len(header):
             dupes = sorted({h for h in header if header.count(h) > 1})
             raise InputDataError(f"duplicate column names {dupes}", file=str(path),
                                  expected="unique column names in the header row",
                                  fix="rename or remove the repeated columns")
-        frame, malformed = _read_csv(path, header, encoding, delimiter, use_threads=True)
+        frame, malformed = _read_csv(path, header, header_lines, encoding, delimiter, use_threads=True)
         if malformed:  # line numbers are only known from a single-threaded read
-            frame, malformed = _read_csv(path, header, encoding, delimiter, use_threads=False)
+            frame, malformed = _read_csv(path, header, header_lines, encoding, delimiter, use_threads=False)
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.columns.has_duplicates:  # a Parquet file may repeat a name; " a" and "a" are one name
         dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
@@ -250,13 +276,13 @@ def _blank_oversized(frame: pd.DataFrame, max_bytes: int) -> dict[int, dict[str,
     return dict(sorted(found.items()))
 
 
-def _read_csv(path: Path, header: list[str], encoding: str, delimiter: str,
+def _read_csv(path: Path, header: list[str], header_lines: int, encoding: str, delimiter: str,
               use_threads: bool) -> tuple[pd.DataFrame, list[dict]]:
     """Read the CSV with pyarrow; a row longer than a block is retried with larger blocks."""
     block = _FIRST_BLOCK_BYTES
     while True:
         try:
-            return _read_csv_blocks(path, header, encoding, delimiter, use_threads, block)
+            return _read_csv_blocks(path, header, header_lines, encoding, delimiter, use_threads, block)
         except _RowTooLong:
             if block >= MAX_BLOCK_BYTES or block > path.stat().st_size:
                 raise InputDataError(
@@ -271,7 +297,7 @@ class _RowTooLong(Exception):
     """pyarrow found a row that does not fit in one block."""
 
 
-def _read_csv_blocks(path: Path, header: list[str], encoding: str, delimiter: str,
+def _read_csv_blocks(path: Path, header: list[str], header_lines: int, encoding: str, delimiter: str,
                      use_threads: bool, block_size: int) -> tuple[pd.DataFrame, list[dict]]:
     malformed: list[dict] = []
 
@@ -284,7 +310,8 @@ def _read_csv_blocks(path: Path, header: list[str], encoding: str, delimiter: st
         table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(use_threads=use_threads, encoding=encoding,
-                                           column_names=header, skip_rows=1, block_size=block_size),
+                                           column_names=header, skip_rows=header_lines,
+                                           block_size=block_size),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid,
                                              newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header},
