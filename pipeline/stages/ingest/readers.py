@@ -284,7 +284,8 @@ def _read_csv(path: Path, header: list[str], header_lines: int, encoding: str, d
         try:
             return _read_csv_blocks(path, header, header_lines, encoding, delimiter, use_threads, block)
         except _RowTooLong:
-            if block >= MAX_BLOCK_BYTES or block > path.stat().st_size:
+            # pyarrow's blocks hold the text as UTF-8: up to 4 bytes per byte of another encoding
+            if block >= MAX_BLOCK_BYTES or block > 4 * path.stat().st_size:
                 raise InputDataError(
                     f"a row is longer than the reader's limit ({min(block, MAX_BLOCK_BYTES):,} bytes)",
                     file=str(path), expected=f"rows shorter than {MAX_BLOCK_BYTES:,} bytes",
