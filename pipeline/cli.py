@@ -15,7 +15,7 @@ from typing import Any, Callable
 import click
 
 from segment_report.pipeline import __version__
-from segment_report.pipeline.errors import EXIT_INTERNAL, SegmentReportError
+from segment_report.pipeline.errors import EXIT_INTERNAL, SegmentReportError, is_disk_error, os_error_to_input_error
 from segment_report.pipeline.log import setup_logging
 from segment_report.pipeline.io.publish import Terminated
 
@@ -42,6 +42,11 @@ class _Group(click.Group):
         except Exception as exc:  # noqa: BLE001 - the last line of defence for users
             if ctx.find_root().params.get("debug"):
                 raise
+            if isinstance(exc, OSError) and (exc.filename is not None or is_disk_error(exc)):
+                # a path the user gave (or the disk it is on) is unusable: bad input, not a bug
+                error = os_error_to_input_error(exc, "cannot use this path", role="path")
+                click.echo(f"error: {error.message}", err=True)
+                ctx.exit(error.exit_code)
             click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
                        "  run again with --debug for the traceback and report it", err=True)
             ctx.exit(EXIT_INTERNAL)

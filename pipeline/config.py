@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from segment_report.pipeline.errors import ConfigError
+from segment_report.pipeline.errors import ConfigError, os_error_to_input_error
 
 
 class StrictModel(BaseModel):
@@ -129,6 +129,20 @@ class InputConfig(StrictModel):
     us_country_names: tuple[str, ...] = ("usa", "us", "u.s.", "u.s.a.", "united states",
                                          "united states of america", "america")
     extra_pii_columns: tuple[str, ...] = ()
+    max_field_bytes: int = Field(1 << 20, ge=1024, le=1 << 30)
+
+    @field_validator("date_format")
+    @classmethod
+    def _check_date_format(cls, value: str) -> str:
+        if value == "auto":
+            return value
+        import pandas as pd
+
+        try:  # an unknown directive (%Q) only fails when a date is parsed: fail here instead
+            pd.to_datetime(pd.Series(["2026-09-18"]), format=value, errors="coerce")
+        except ValueError as exc:
+            raise ValueError(f"must be 'auto' or a strptime format such as '%d/%m/%Y' ({exc})") from None
+        return value
 
     @model_validator(mode="after")
     def _check_mode_files(self) -> InputConfig:
@@ -461,11 +475,19 @@ def set_dotted(tree: dict[str, Any], dotted_key: str, value: Any) -> None:
 def read_yaml(path: Path) -> dict[str, Any]:
     """Read a YAML config file into a dict, with clear errors for missing or malformed files."""
     path = Path(path)
+    try:
+        path.stat()  # not Path.exists(): that hides why (a file in the path, a name too long...)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise os_error_to_input_error(exc, "config file", role="config", path=path) from None
     if not path.exists():
         raise ConfigError("config file not found", file=str(path),
                           expected="a YAML file", fix="check the path given to --config")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:  # a folder, no permission, a name too long...
+        raise os_error_to_input_error(exc, "config file", role="config", path=path) from None
     except UnicodeDecodeError:
         raise ConfigError("config file is not UTF-8 text", file=str(path),
                           expected="a UTF-8 YAML file", fix="re-save the file as UTF-8") from None

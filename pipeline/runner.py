@@ -22,7 +22,9 @@ from typing import Any
 import pandas as pd
 
 from segment_report.pipeline.config import Config, config_to_dict, load_config
-from segment_report.pipeline.errors import QualityGateError, SegmentReportError
+from segment_report.pipeline.errors import (QualityGateError, SegmentReportError, is_disk_error,
+                                            os_error_to_input_error,
+                                            os_errors_as)
 from segment_report.pipeline.stages.features import build_customer_features, resolve_window
 from segment_report.pipeline.stages.ingest.stage import IngestResult, ingest
 from segment_report.pipeline.io.geometry import load_regions
@@ -227,10 +229,12 @@ def validate_inputs(cfg: Config) -> ValidationReport:
 
     Raises:
         InputDataError / ConfigError: fatal input or configuration problems.
+        OutputError: the output folder cannot be written.
     """
     result = ingest(cfg.input, cfg.privacy)
     out = Path(cfg.run.out_dir) / "validation"
-    out.mkdir(parents=True, exist_ok=True)
+    with os_errors_as("cannot create the output folder", role="output", path=out):
+        out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "quarantine.csv", result.quarantine, cfg.run.spreadsheet_safe_csv)
     write_json(out / "data_quality.json", result.quality)
     return ValidationReport(out, result)
@@ -275,8 +279,52 @@ def _manifest(run: _Run, data: Artefacts, started: dt.datetime, wall: float, fin
     }
 
 
+def _output_error(exc: BaseException, out: Path) -> SegmentReportError | None:
+    """The exit-2 error for an OS error while writing the run: a full, read-only or failing disk
+    anywhere, or any OS error on a path inside the output folder. Other errors are left alone
+    (an OS error elsewhere, e.g. on a file shipped with segment-report, is a bug: exit 1)."""
+    if not isinstance(exc, OSError):
+        return None
+    inside = False
+    if exc.filename is not None:
+        try:
+            inside = Path(os.fsdecode(exc.filename)).resolve().is_relative_to(Path(out).resolve())
+        except (OSError, ValueError):
+            inside = False
+    if not (inside or is_disk_error(exc)):
+        return None
+    where = "" if exc.filename is None else f" into the output folder {out}"  # else it is the file named
+    return os_error_to_input_error(exc, f"cannot write the run{where}", role="output", path=out)
+
+
+def _keep_log(staging: RunFolder, kept: Path) -> Path | None:
+    """Move a failed run's log to ``kept`` (``<out>/.logs/``); ``None`` when that fails too
+    (e.g. the disk is full or read-only), so the original error is the one reported."""
+    if not staging.log.exists():
+        return None
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(staging.log, kept)
+    except OSError as exc:
+        logger.warning("could not keep the failed run's log in %s: %s", kept.parent, exc.strerror)
+        return None
+    return kept
+
+
 def _record_failure(final: RunFolder, stage: str, exc: BaseException, log: Path | None) -> None:
-    """status.json of the published folder says the latest attempt failed; the report stays."""
+    """status.json of the published folder says the latest attempt failed; the report stays.
+
+    When the disk is full or read-only this is not possible: a warning is logged, the
+    previous status.json is left as it was, and the original error is the one reported.
+    """
+    try:
+        _write_failure(final, stage, exc, log)
+    except (OSError, SegmentReportError) as problem:
+        logger.warning("could not record the failed run in %s: %s", final.status,
+                       problem.message if isinstance(problem, SegmentReportError) else problem)
+
+
+def _write_failure(final: RunFolder, stage: str, exc: BaseException, log: Path | None) -> None:
     previous = final.root / "manifest.json"
     if isinstance(exc, SegmentReportError):
         reason, code = exc.message, exc.exit_code
@@ -418,7 +466,8 @@ def _build_and_publish(run: _Run, final: RunFolder, started: dt.datetime, t0: fl
     """Build the run in a staging folder and publish it; on any failure record it and re-raise."""
     out, label = run.out, run.window.label
     staging = RunFolder(staging_dir(out, label)).create()
-    handler = logging.FileHandler(staging.log, mode="w", encoding="utf-8")
+    with os_errors_as("cannot write the run log", role="output", path=staging.log):
+        handler = logging.FileHandler(staging.log, mode="w", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
     current = ["ingest"]
@@ -457,13 +506,13 @@ def _build_and_publish(run: _Run, final: RunFolder, started: dt.datetime, t0: fl
     except BaseException as exc:
         logger.removeHandler(handler)
         handler.close()
-        kept_log = out / ".logs" / f"{label}-{started:%Y%m%dT%H%M%S}.log"
-        kept_log.parent.mkdir(parents=True, exist_ok=True)
-        if staging.log.exists():
-            shutil.move(staging.log, kept_log)
+        error = _output_error(exc, out)
+        kept_log = _keep_log(staging, out / ".logs" / f"{label}-{started:%Y%m%dT%H%M%S}.log")
         shutil.rmtree(staging.root, ignore_errors=True)
         remove_if_empty(staging.root.parent)
-        _record_failure(final, current[0], exc, kept_log)
+        _record_failure(final, current[0], error or exc, kept_log)
+        if error is not None:
+            raise error from exc
         raise
     customers = data["customers"]
     n_segments = int(customers["segment_id"].nunique()) if "segment_id" in customers else 0

@@ -3,10 +3,17 @@ the problem, what was expected and the fix, and no traceback."""
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import pytest
+
+from segment_report.pipeline.errors import ConfigError, InputDataError, OutputError, os_error_to_input_error
 from tests.conftest import RETAIL_HEADER, invoke, retail_row, write_retail
 
 
@@ -208,3 +215,173 @@ def test_debug_shows_traceback(tmp_path):
                            str(tmp_path / "absent.csv")], capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert "Traceback" in proc.stderr
+
+
+# --------------------------------------------------------------------------- OS errors on user paths
+
+def test_config_path_is_a_folder(runner, tmp_path):
+    result = invoke(runner, "run", "--config", tmp_path)
+    _assert_clean_failure(result, str(tmp_path), "config file", "is a folder, not a file", "fix:")
+
+
+def test_config_name_too_long(runner, tmp_path):
+    result = invoke(runner, "run", "--config", tmp_path / ("c" * 300 + ".yaml"))
+    _assert_clean_failure(result, "name too long", "ENAMETOOLONG", "shorter path")
+
+
+def test_input_name_too_long(runner, tmp_path):
+    _assert_clean_failure(_run(runner, tmp_path, tmp_path / ("r" * 300 + ".csv")),
+                          "name too long", "shorter path")
+
+
+def test_input_below_a_file(runner, tmp_path, small_retail):
+    _assert_clean_failure(_run(runner, tmp_path, small_retail / "retail.csv"), "ENOTDIR",
+                          f"'{small_retail}' is a file")
+
+
+def test_out_below_a_file(runner, tmp_path, small_retail, vader_config):
+    blocker = tmp_path / "some_file.txt"
+    blocker.write_text("not a folder")
+    result = invoke(runner, "run", "--config", vader_config, "--input", small_retail,
+                    "--out", blocker / "run", "--no-gates")
+    _assert_clean_failure(result, "output folder", "ENOTDIR", f"'{blocker}' is a file")
+    assert blocker.read_text() == "not a folder"
+
+
+def test_out_name_too_long(runner, tmp_path, small_retail, vader_config):
+    result = invoke(runner, "run", "--config", vader_config, "--input", small_retail,
+                    "--out", tmp_path / ("o" * 300), "--no-gates")
+    _assert_clean_failure(result, "name too long", "shorter path")
+
+
+def _drop_privileges():
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+def _run_unprivileged(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The installed CLI as an unprivileged user (root is never denied a permission)."""
+    return subprocess.run([sys.executable, "-m", "segment_report", *args], capture_output=True,
+                          text=True, timeout=120, cwd=cwd, preexec_fn=_drop_privileges)
+
+
+def test_permission_denied(runner, tmp_path):
+    config = tmp_path / "locked.yaml"
+    config.write_text("seed: 1\n")
+    config.chmod(0)
+    if os.geteuid() != 0:
+        _assert_clean_failure(invoke(runner, "run", "--config", config), str(config),
+                              "permission denied", "EACCES")
+        return
+    try:
+        probe = subprocess.run([sys.executable, "-c", "import segment_report"], capture_output=True,
+                               timeout=120, cwd="/", preexec_fn=_drop_privileges).returncode
+    except (OSError, subprocess.SubprocessError):  # the interpreter itself is out of its reach
+        probe = -1
+    if probe != 0:
+        pytest.skip("running as root, and segment-report cannot be imported as an unprivileged "
+                    "user to be denied a permission")
+    shared = Path(tempfile.mkdtemp(prefix="segment-report-perm-"))
+    try:
+        shared.chmod(0o755)  # the unprivileged user can reach the file, but not read it
+        locked = shared / "locked.yaml"
+        locked.write_text("seed: 1\n")
+        locked.chmod(0o600)
+        proc = _run_unprivileged("run", "--config", str(locked), cwd=shared)
+    finally:
+        shutil.rmtree(shared)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert str(locked) in proc.stderr and "permission denied" in proc.stderr and "EACCES" in proc.stderr
+
+
+def test_permission_denied_on_config_and_input(runner, tmp_path, small_retail, monkeypatch):
+    """Root is never denied, so the refusal is raised where the file is opened, as the OS would."""
+    config = tmp_path / "c.yaml"
+    config.write_text("seed: 1\n")
+    real_read_text, real_open = Path.read_text, open
+
+    def denied(path, *args, **kwargs):
+        if Path(path).name == "c.yaml":
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_read_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    _assert_clean_failure(invoke(runner, "run", "--config", config), str(config),
+                          "config file: permission denied (EACCES)", "give this user access")
+
+    def denied_open(file, *args, **kwargs):
+        if isinstance(file, (str, Path)) and Path(file).name == "retail.csv":
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", denied_open)
+    _assert_clean_failure(_run(runner, tmp_path, small_retail), str(small_retail),
+                          "permission denied (EACCES)")
+
+
+@pytest.mark.parametrize("name", ["ENOENT", "EISDIR", "ENOTDIR", "EACCES", "EPERM", "EROFS", "ENOSPC",
+                                  "EDQUOT", "ENAMETOOLONG", "EEXIST", "ELOOP", "EIO"])
+@pytest.mark.parametrize("role, cls", [("input", InputDataError), ("config", ConfigError),
+                                       ("output", OutputError)])
+def test_every_errno_class_is_exit_2_with_path_and_fix(name, role, cls):
+    code = getattr(errno, name)
+    exc = OSError(code, os.strerror(code), "/data/in/file.csv")
+    error = os_error_to_input_error(exc, "the thing", role=role)
+    assert type(error) is cls and error.exit_code == 2
+    assert error.file == "/data/in/file.csv" and error.problem.startswith("the thing: ")
+    assert name in error.problem and error.expected and error.fix
+    assert error.fix != "check the path and try again", "no errno-specific fix"
+
+
+def test_os_error_without_a_filename_names_the_given_path():
+    error = os_error_to_input_error(OSError(errno.ENOSPC, "No space left on device"), "writing",
+                                    role="output", path=Path("/reports"))
+    assert error.file == "/reports" and "no space left" in error.message
+
+
+def test_os_error_on_a_user_path_in_any_command_is_exit_2(runner, tmp_path, monkeypatch):
+    import segment_report.pipeline.runner as runner_module
+
+    def denied(cfg):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "somewhere.csv"))
+
+    monkeypatch.setattr(runner_module, "validate_inputs", denied)
+    _assert_clean_failure(invoke(runner, "validate", "--out", tmp_path / "o"),
+                          "somewhere.csv", "permission denied", "fix:")
+
+
+def test_os_error_without_a_path_stays_an_internal_error(runner, tmp_path, monkeypatch):
+    import segment_report.pipeline.runner as runner_module
+
+    def broken(cfg):
+        raise OSError(errno.EBADF, "Bad file descriptor")  # a bug, not the user's path
+
+    monkeypatch.setattr(runner_module, "validate_inputs", broken)
+    result = invoke(runner, "validate", "--out", tmp_path / "o")
+    assert result.exit_code == 1 and "internal error" in result.stderr
+
+
+# --------------------------------------------------------------------------- parser limits
+
+def test_a_10mb_field_is_a_quarantined_row_not_a_crash(runner, tmp_path):
+    rows = [retail_row(i, str(100 + i)) for i in range(1, 5)]
+    rows[1]["Feedback"] = "z" * (10 << 20)
+    path = write_retail(tmp_path / "huge.csv", rows)
+    result = invoke(runner, "validate", "--input", path, "--out", tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    assert "quarantined 1 x field_too_large" in result.output
+    quarantine = (tmp_path / "o" / "validation" / "quarantine.csv").read_text(encoding="utf-8")
+    assert "field_too_large" in quarantine and len(quarantine) < 10_000
+
+
+def test_a_row_beyond_the_reader_limit_is_exit_2(runner, tmp_path, monkeypatch):
+    from segment_report.pipeline.stages.ingest import readers
+
+    monkeypatch.setattr(readers, "MAX_BLOCK_BYTES", 2 << 20)  # stands in for the 1 GiB cap
+    rows = [retail_row(i, str(100 + i)) for i in range(1, 4)]
+    rows[1]["Feedback"] = "z" * (5 << 20)
+    path = write_retail(tmp_path / "huge.csv", rows)
+    result = invoke(runner, "validate", "--input", path, "--out", tmp_path / "o")
+    _assert_clean_failure(result, "huge.csv", "a row is longer than the reader's limit (2,097,152 bytes)",
+                          "unclosed quote")

@@ -223,3 +223,48 @@ input:
     result = ingest(cfg.input, cfg.privacy)
     assert result.reviews["text"].tolist() == ["Love it. Fits well", "Ask [name]! Runs small",
                                                "No title here", "Title only"]
+
+
+def test_a_10mb_field_quarantines_its_row_and_the_rest_is_read(tmp_path):
+    """A value beyond the CSV parser's block (and the csv module's 128 KiB field limit) is a row
+    problem: its row is quarantined with the reason, the other rows are kept, counts add up."""
+    huge = "x" * (10 << 20)
+    rows = [retail_row(i, str(100 + i), feedback="fine") for i in range(1, 6)]
+    rows[2]["Feedback"] = huge
+    path = write_retail(tmp_path / "r.csv", rows)
+    result = _ingest(path)
+    t = result.quality["totals"]
+    assert t == {"rows_read": 5, "rows_kept": 4, "duplicates_dropped": 0, "rows_quarantined": 1}
+    assert sorted(result.transactions["transaction_id"]) == ["1", "2", "4", "5"]
+    assert result.quality["quarantined_by_reason"] == {"field_too_large": 1}
+    assert "field_too_large" in result.quality["reason_descriptions"]
+    assert result.quality["files"]["retail_table"]["fields_too_large"] == 1
+    row = result.quarantine.set_index("Transaction_ID").loc["3"]
+    assert row["reason_code"] == "field_too_large"
+    assert row["reason"] == ("Feedback: value of 10,485,760 bytes, more than input.max_field_bytes "
+                             "(1,048,576); not copied")
+    assert len(row["Feedback"]) < 100  # the value itself is never copied
+    assert all(len(str(v)) < 1000 for v in result.reviews["text"])
+
+
+def test_a_huge_field_in_a_quoted_multiline_value_and_a_huge_header(tmp_path):
+    """Quoted values with newlines, a header name over the csv module's default limit."""
+    long_name = "N" * 200_000
+    path = tmp_path / "r.csv"
+    body = "x\n" * (3 << 20)  # 6 MiB over many lines inside one quoted value
+    path.write_text(f"Customer_ID,Date,Total_Amount,{long_name}\n1,2026-09-01,5,a\n"
+                    f'2,2026-09-02,6,"{body}"\n3,2026-09-03,7,c\n', encoding="utf-8")
+    result = _ingest(path, **{"input.max_field_bytes": 4 << 20})
+    assert sorted(result.transactions["customer_id"]) == ["1", "3"]
+    assert result.quality["quarantined_by_reason"] == {"field_too_large": 1}
+    t = result.quality["totals"]
+    assert t["rows_read"] == 3 == t["rows_kept"] + t["rows_quarantined"]
+
+
+def test_max_field_bytes_applies_to_parquet(tmp_path):
+    frame = pd.DataFrame({"Customer_ID": ["1", "2"], "Date": ["2026-09-01", "2026-09-02"],
+                          "Total_Amount": ["5", "6"], "Feedback": ["ok", "y" * 5000]})
+    frame.to_parquet(tmp_path / "r.parquet")
+    result = _ingest(tmp_path / "r.parquet", **{"input.max_field_bytes": 1024})
+    assert result.transactions["customer_id"].tolist() == ["1"]
+    assert result.quarantine["reason_code"].tolist() == ["field_too_large"]

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from segment_report.pipeline.errors import EXIT_BAD_INPUT, SegmentReportError
+from segment_report.pipeline.errors import EXIT_BAD_INPUT, SegmentReportError, os_errors_as
 from segment_report.pipeline.log import logger
 
 
@@ -58,7 +58,16 @@ class RunLock:
         self._held = False
 
     def acquire(self) -> RunLock:
-        """Take the lock or raise :class:`RunLockedError`; stale locks are taken over."""
+        """Take the lock or raise :class:`RunLockedError`; stale locks are taken over.
+
+        Raises:
+            RunLockedError: a live run holds the lock.
+            OutputError: the output folder cannot be written (read-only, full, no permission).
+        """
+        with os_errors_as("cannot write the output folder", role="output", path=self.path.parent):
+            return self._acquire()
+
+    def _acquire(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         info = {"pid": os.getpid(), "host": socket.gethostname(),
                 "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
@@ -81,8 +90,13 @@ class RunLock:
                     file=str(self.path),
                     expected="one run at a time per output folder",
                     fix="wait for that run to finish; if it is gone for good, delete the lock file") from None
-            with os.fdopen(fd, "w") as handle:
-                json.dump(info, handle)
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    json.dump(info, handle)
+            except BaseException:
+                # e.g. a full disk: an empty lock would block every later run of this period
+                self.path.unlink(missing_ok=True)
+                raise
             self._held = True
             return self
         raise RunLockedError("could not take the run lock", file=str(self.path))
@@ -96,8 +110,12 @@ class RunLock:
     def release(self) -> None:
         """Remove the lock if this process holds it."""
         if self._held:
-            self.path.unlink(missing_ok=True)
             self._held = False
+            try:
+                self.path.unlink(missing_ok=True)
+            except OSError as exc:  # never hide the run's own outcome behind a cleanup failure
+                logger.warning("could not remove the run lock %s: %s", self.path, exc.strerror)
+                return
             remove_if_empty(self.path.parent)
 
     def __enter__(self) -> RunLock:
@@ -108,35 +126,55 @@ class RunLock:
 
 
 def staging_dir(out_dir: Path, label: str) -> Path:
-    """A fresh private folder to build a run in, on the same filesystem as the target."""
+    """A fresh private folder to build a run in, on the same filesystem as the target.
+
+    Raises:
+        OutputError: the folder cannot be created (read-only or full disk, no permission).
+    """
     path = Path(out_dir) / ".staging" / f"{label}-{os.getpid()}"
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
+    with os_errors_as("cannot create the staging folder", role="output", path=path):
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
     return path
 
 
 def recover(out_dir: Path, label: str) -> None:
-    """Restore a published folder if a previous swap was interrupted between its two renames."""
+    """Restore a published folder if a previous swap was interrupted between its two renames.
+
+    Raises:
+        OutputError: the folder cannot be renamed (read-only file system, no permission).
+    """
     final = Path(out_dir) / label
     trash = Path(out_dir) / ".trash" / label
     if not final.exists() and trash.exists():
-        os.rename(trash, final)
+        with os_errors_as("cannot restore the previous report", role="output", path=trash):
+            os.rename(trash, final)
         logger.warning("restored the previous report of %s after an interrupted publish", label)
     elif trash.exists():
         shutil.rmtree(trash, ignore_errors=True)
 
 
 def publish(staging: Path, out_dir: Path, label: str) -> Path:
-    """Move a finished staging folder to ``<out>/<label>``, replacing the previous report."""
+    """Move a finished staging folder to ``<out>/<label>``, replacing the previous report.
+
+    Raises:
+        OutputError: a rename failed; the previous report is put back where it was.
+    """
     final = Path(out_dir) / label
     trash = Path(out_dir) / ".trash" / label
-    trash.parent.mkdir(parents=True, exist_ok=True)
-    if trash.exists():
-        shutil.rmtree(trash)
-    if final.exists():
-        os.rename(final, trash)
-    os.rename(staging, final)
+    with os_errors_as("cannot publish the run", role="output", path=final):
+        trash.parent.mkdir(parents=True, exist_ok=True)
+        if trash.exists():
+            shutil.rmtree(trash)
+        if final.exists():
+            os.rename(final, trash)
+        try:
+            os.rename(staging, final)
+        except OSError:
+            if trash.exists() and not final.exists():
+                os.rename(trash, final)  # put the previous report back before failing
+            raise
     shutil.rmtree(trash, ignore_errors=True)
     remove_if_empty(trash.parent, staging.parent)
     return final

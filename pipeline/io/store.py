@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from segment_report.pipeline.errors import InputDataError
+from segment_report.pipeline.errors import InputDataError, os_errors_as
 from segment_report.pipeline.io.schema import (DOCUMENTS, ChangesDoc, DataQuality, Document, DriversDoc,
                                                GatesDoc, Manifest, Record, SegmentsDoc, SentimentDoc,
                                                StatesDoc)
@@ -73,16 +73,30 @@ def jsonable(value: Any) -> Any:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file so readers never see it half-written (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write a file so readers never see it half-written (temp file + rename).
+
+    Raises:
+        OutputError: the file cannot be written (full or read-only disk, no permission, a file
+            where a folder should be); a previous version of the file is left as it was.
+    """
+    with os_errors_as(f"cannot write {path.name}", role="output", path=path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            _unlink_quietly(Path(tmp))
+            raise
+
+
+def _unlink_quietly(path: Path) -> None:
+    """Remove a temporary file; a failure here must not hide the error being raised."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 @contextmanager
@@ -169,17 +183,22 @@ def _own_version() -> str:
 
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
-    """Write a DataFrame as Parquet atomically (no index)."""
+    """Write a DataFrame as Parquet atomically (no index).
+
+    Raises:
+        OutputError: the file cannot be written (full or read-only disk, no permission).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with os_errors_as(f"cannot write {path.name}", role="output", path=path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            frame.to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+        except BaseException:
+            _unlink_quietly(Path(tmp))
+            raise
     return path
 
 
@@ -273,8 +292,13 @@ class RunFolder:
         return self.root / DOCUMENTS[name].FILE
 
     def create(self) -> RunFolder:
-        """Make the folder and its ``results/`` subfolder."""
-        self.results.mkdir(parents=True, exist_ok=True)
+        """Make the folder and its ``results/`` subfolder.
+
+        Raises:
+            OutputError: the folder cannot be created (read-only or full disk, no permission).
+        """
+        with os_errors_as("cannot create the run folder", role="output", path=self.results):
+            self.results.mkdir(parents=True, exist_ok=True)
         return self
 
     def write_document(self, name: str, obj: Any) -> Path:

@@ -45,6 +45,7 @@ REASONS: dict[str, str] = {
     "quantity_invalid": "quantity is not a positive number",
     "malformed_line": "line has the wrong number of fields",
     "duplicate_customer_id": "customer id appears more than once in the customers file",
+    "field_too_large": "a value is longer than input.max_field_bytes (it is not copied)",
 }
 
 TRANSACTION_FIELDS = ("transaction_id", "customer_id", "date", "quantity", "amount", "total",
@@ -168,9 +169,10 @@ def _parse_date_strings(text: pd.Series, date_format: str, dayfirst: bool,
     for fmt in formats:
         if not todo.any():
             break
-        parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_convert(None)
+        # utc=True: one column may mix offsets and naive times (found by tests/test_fuzz.py)
+        parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce", utc=True).dt.tz_convert(None)
+        # a year such as -1 or 99999 parses at a coarser unit but does not fit nanoseconds
+        parsed = parsed.where((parsed >= pd.Timestamp.min) & (parsed <= pd.Timestamp.max))
         parsed = parsed.astype("datetime64[ns]")
         ok = parsed.notna()
         if ok.any():
@@ -332,6 +334,14 @@ class _Rejects:
                     shown = str(val) if field_name in _ID_FIELDS else scrub_text(str(val), privacy=self.privacy)
                     detail = f"{detail}: {shown[:60]!r}"
             self.rows.setdefault(int(i), []).append((code, f"{src}: {detail}" if src else detail))
+
+    def add_oversized(self, rows: dict[int, dict[str, int]], limit: int) -> None:
+        """Quarantine the rows with a value over ``input.max_field_bytes`` (``RawTable.oversized``)."""
+        for i, columns in rows.items():
+            for column, size in columns.items():
+                self.rows.setdefault(int(i), []).append(
+                    ("field_too_large", f"{column}: value of {size:,} bytes, more than "
+                                        f"input.max_field_bytes ({limit:,}); not copied"))
 
     @property
     def index(self) -> pd.Index:
@@ -522,7 +532,7 @@ def _read(path: Path | None, what: str, cfg: InputConfig) -> RawTable:
         raise InputDataError(f"no {what} file given",
                              expected="input.path in the config or --input FILE",
                              fix="segment-report run --input retail_data.csv (or set input.path)")
-    return read_raw_table(Path(path), what, cfg.encoding)
+    return read_raw_table(Path(path), what, cfg.encoding, cfg.max_field_bytes)
 
 
 def _dedupe(raw: RawTable, key: str | None = None) -> tuple[pd.DataFrame, int]:
@@ -566,6 +576,10 @@ def _open_table(path: Path | None, what: str, cfg: InputConfig, privacy: Privacy
     if stats["duplicates_dropped"]:
         canon = canon.loc[unique.index]
     rejects = _Rejects(raw, present, _pii_sources(present, cfg.extra_pii_columns, raw.frame), privacy)
+    if raw.oversized:
+        oversized = {i: cols for i, cols in raw.oversized.items() if i in canon.index}
+        rejects.add_oversized(oversized, cfg.max_field_bytes)
+        stats["fields_too_large"] = sum(len(cols) for cols in oversized.values())
     return _Table(raw, canon, present, stats, rejects)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from segment_report.pipeline.config import SentimentConfig
+from segment_report.pipeline.errors import OutputError, os_error_to_input_error
 
 CACHE_FILE = "sentiment_scores.sqlite"
 
@@ -65,9 +66,35 @@ def score_cache(cfg: SentimentConfig, cache_dir: Path | None) -> Iterator[ScoreC
     Yields ``None`` (score without a cache) when ``cache_dir`` is ``None`` or ``sentiment.cache``
     is off.
     """
-    cache = ScoreCache(cache_dir) if (cache_dir is not None and cfg.cache) else None
+    try:
+        cache = ScoreCache(cache_dir) if (cache_dir is not None and cfg.cache) else None
+    except OSError as exc:
+        raise os_error_to_input_error(exc, "cannot create the score cache", role="output",
+                                      path=Path(cache_dir) / CACHE_FILE) from exc
+    except sqlite3.OperationalError as exc:
+        if not _is_disk_problem(exc):
+            raise
+        raise _cache_error(exc, Path(cache_dir) / CACHE_FILE) from exc
     try:
         yield cache
+    except sqlite3.OperationalError as exc:
+        if cache is None or not _is_disk_problem(exc):
+            raise
+        raise _cache_error(exc, cache.path) from exc
     finally:
         if cache is not None:
             cache.close()
+
+
+def _is_disk_problem(exc: sqlite3.OperationalError) -> bool:
+    """SQLite reports a full or read-only disk as OperationalError, not OSError."""
+    text = str(exc).lower()
+    return any(s in text for s in ("disk is full", "readonly", "read-only", "unable to open",
+                                   "disk i/o error"))
+
+
+def _cache_error(exc: sqlite3.OperationalError, path: Path) -> OutputError:
+    return OutputError(f"cannot write the sentiment score cache: {exc}", file=str(path),
+                       expected="a cache folder on a writable disk with free space",
+                       fix="free disk space, set sentiment.cache_dir to a writable folder, or "
+                           "switch the cache off (sentiment.cache: false)")
