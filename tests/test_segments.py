@@ -290,3 +290,20 @@ def test_confidence_thresholds():
     assert confidence_level(0.9) == "high" and confidence_level(0.75) == "high"
     assert confidence_level(0.7) == "medium" and confidence_level(0.6) == "medium"
     assert confidence_level(0.59) == "low" and confidence_level(None) == "low"
+
+
+def test_umap_kernels_keep_their_compiled_code_on_disk():
+    # without numba's cache every fresh process compiles UMAP again before its first fit
+    import sys
+
+    from numba.core.caching import NullCache
+    from numba.core.dispatcher import Dispatcher
+
+    from segment_report.pipeline.stages.segments.clustering import cache_compiled_kernels
+
+    cache_compiled_kernels()
+    kernels = [obj for name, module in list(sys.modules.items()) if name.split(".")[0] == "umap"
+               for obj in vars(module).values()
+               if isinstance(obj, Dispatcher) and obj.__module__ == name]
+    uncached = [k.__name__ for k in kernels if isinstance(k._cache, NullCache) and not k.signatures]
+    assert len(kernels) > 50 and uncached == []
