@@ -129,10 +129,11 @@ def table(results: dict[str, dict[str, dict]]) -> str:
     if "baseline" in results:
         for kind in results["current"]:
             b, c = results["baseline"][kind], results["current"][kind]
-            ratios = [b["wall_s"] / c["wall_s"], b["peak_rss_gb"] / c["peak_rss_gb"],
-                      *(b["stage_s"].get(s, 0) / max(c["stage_s"].get(s, 0), 0.05) for s in STAGES)]
-            lines.append("| baseline / current | " + kind + " | "
-                         + " | ".join(f"{x:.2f}x" for x in ratios) + " | |")
+            pairs = [(b["wall_s"], c["wall_s"]), (b["peak_rss_gb"], c["peak_rss_gb"]),
+                     *((b["stage_s"].get(s, 0), c["stage_s"].get(s, 0)) for s in STAGES)]
+            # a stage under 0.1 s in both has no meaningful ratio
+            cells = [f"{x / y:.2f}x" if min(x, y) >= 0.1 else "-" for x, y in pairs]
+            lines.append("| baseline / current | " + kind + " | " + " | ".join(cells) + " | |")
     return "\n".join(lines)
 
 
