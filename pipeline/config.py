@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from segment_report.pipeline.errors import ConfigError, os_error_to_input_error
+from segment_report.pipeline.errors import ConfigError, check_reachable, os_error_to_input_error
 
 
 class StrictModel(BaseModel):
@@ -475,12 +475,7 @@ def set_dotted(tree: dict[str, Any], dotted_key: str, value: Any) -> None:
 def read_yaml(path: Path) -> dict[str, Any]:
     """Read a YAML config file into a dict, with clear errors for missing or malformed files."""
     path = Path(path)
-    try:
-        path.stat()  # not Path.exists(): that hides why (a file in the path, a name too long...)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise os_error_to_input_error(exc, "config file", role="config", path=path) from None
+    check_reachable(path, "config file", role="config")
     if not path.exists():
         raise ConfigError("config file not found", file=str(path),
                           expected="a YAML file", fix="check the path given to --config")

@@ -155,6 +155,20 @@ def is_disk_error(exc: OSError) -> bool:
     return errno_module.errorcode.get(exc.errno or -1, "") in DISK_ERRNOS
 
 
+def check_reachable(path: object, what: str, *, role: str = "input") -> None:
+    """Raise the exit-2 error for any reason but "not found" that ``path`` cannot be looked at
+    (a file where a folder should be, a name too long, no permission); ``Path.exists()``
+    answers False for all of these and hides why. A missing path is left to the caller."""
+    import os
+
+    try:
+        os.stat(path)  # type: ignore[arg-type]
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise os_error_to_input_error(exc, what, role=role, path=path) from None
+
+
 @contextmanager
 def os_errors_as(what: str, *, role: str = "input", path: object | None = None) -> Iterator[None]:
     """Turn an OSError raised in the block into :func:`os_error_to_input_error`'s exit-2 error."""

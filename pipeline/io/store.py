@@ -72,8 +72,10 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file so readers never see it half-written (temp file + rename).
+@contextmanager
+def _atomic_target(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` for the block to write; renamed onto ``path`` when the
+    block succeeds, removed when it fails, so readers never see a half-written file.
 
     Raises:
         OutputError: the file cannot be written (full or read-only disk, no permission, a file
@@ -82,13 +84,23 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     with os_errors_as(f"cannot write {path.name}", role="output", path=path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+            yield Path(tmp)
             os.replace(tmp, path)
         except BaseException:
             _unlink_quietly(Path(tmp))
             raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file so readers never see it half-written (temp file + rename).
+
+    Raises:
+        OutputError: see :func:`_atomic_target`.
+    """
+    with _atomic_target(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _unlink_quietly(path: Path) -> None:
@@ -189,16 +201,8 @@ def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
         OutputError: the file cannot be written (full or read-only disk, no permission).
     """
     path = Path(path)
-    with os_errors_as(f"cannot write {path.name}", role="output", path=path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            frame.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
-        except BaseException:
-            _unlink_quietly(Path(tmp))
-            raise
+    with _atomic_target(path) as tmp:
+        frame.to_parquet(tmp, index=False)
     return path
 
 

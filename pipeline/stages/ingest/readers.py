@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from segment_report.pipeline.errors import InputDataError, os_error_to_input_error
+from segment_report.pipeline.errors import InputDataError, check_reachable, os_error_to_input_error
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 #: Default of ``input.max_field_bytes``: a larger value makes its row a quarantined row.
@@ -59,12 +59,7 @@ def file_sha256(path: Path) -> str:
 
 
 def _check_file(path: Path, what: str) -> None:
-    try:
-        path.stat()  # not Path.exists(): that hides why (a file in the path, a name too long...)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise os_error_to_input_error(exc, f"{what} file", path=path) from None
+    check_reachable(path, f"{what} file")
     if not path.exists():
         raise InputDataError(f"{what} file not found", file=str(path),
                              expected="an existing CSV or Parquet file",
@@ -188,26 +183,27 @@ def _read_raw_table(path: Path, what: str, encoding: str, max_field_bytes: int) 
     else:
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
         header, header_lines = _header(path, encoding, delimiter)
-        if len(set(header)) != len(header):
-            dupes = sorted({h for h in header if header.count(h) > 1})
-            raise InputDataError(f"duplicate column names {dupes}", file=str(path),
-                                 expected="unique column names in the header row",
-                                 fix="rename or remove the repeated columns")
+        _reject_repeated_names(pd.Index(header), path)  # before reading: pyarrow needs unique names
         frame, malformed = _read_csv(path, header, header_lines, encoding, delimiter, use_threads=True)
         if malformed:  # line numbers are only known from a single-threaded read
             frame, malformed = _read_csv(path, header, header_lines, encoding, delimiter, use_threads=False)
     frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.columns.has_duplicates:  # a Parquet file may repeat a name; " a" and "a" are one name
-        dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
-        raise InputDataError(f"duplicate column names {dupes}", file=str(path),
-                             expected="unique column names (leading and trailing spaces do not count)",
-                             fix="rename or remove the repeated columns")
+    _reject_repeated_names(frame.columns, path)  # a Parquet file may repeat a name; " a" and "a" are one
     if len(frame) == 0 and not malformed:
         raise InputDataError(f"{what} file has a header but no data rows", file=str(path),
                              expected="at least one data row", fix="check the export; the table was empty")
     oversized = _blank_oversized(frame, max_field_bytes)
     return RawTable(path=path, frame=frame, malformed_lines=malformed, file_format=fmt,
                     oversized=oversized)
+
+
+def _reject_repeated_names(names: pd.Index, path: Path) -> None:
+    """Raise InputDataError when a column name (spaces around it stripped) repeats."""
+    if names.has_duplicates:
+        dupes = sorted(set(names[names.duplicated()]))
+        raise InputDataError(f"duplicate column names {dupes}", file=str(path),
+                             expected="unique column names (leading and trailing spaces do not count)",
+                             fix="rename or remove the repeated columns")
 
 
 def _parquet_as_text(table: pa.Table) -> pd.DataFrame:
