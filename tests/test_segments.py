@@ -307,3 +307,13 @@ def test_umap_kernels_keep_their_compiled_code_on_disk():
                if isinstance(obj, Dispatcher) and obj.__module__ == name]
     uncached = [k.__name__ for k in kernels if isinstance(k._cache, NullCache) and not k.signatures]
     assert len(kernels) > 50 and uncached == []
+    # kernels numba cannot cache (dynamic globals) are compiled as before, without a warning
+    import warnings
+
+    from numba.core.errors import NumbaWarning
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.warn('Cannot cache compiled function "nn_descent" as it uses dynamic globals',
+                      NumbaWarning)
+        warnings.warn("another numba warning", NumbaWarning)
+    assert [str(w.message) for w in seen] == ["another numba warning"]

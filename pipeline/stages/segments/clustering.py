@@ -84,7 +84,11 @@ def cache_compiled_kernels() -> int:
     import umap  # noqa: F401
     from numba.core.caching import NullCache
     from numba.core.dispatcher import Dispatcher
+    from numba.core.errors import NumbaWarning
 
+    # a kernel that uses dynamic globals cannot be cached: numba then compiles it as before
+    # and says so, which is no news for the user
+    warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=NumbaWarning)
     switched = 0
     for name, module in list(sys.modules.items()):
         if name.split(".")[0] not in ("umap", "pynndescent"):
