@@ -67,7 +67,6 @@ def _epochs(n: int, n_epochs: int | None) -> int:
     return 200 if n > 10_000 else 400
 
 
-@functools.cache
 def cache_compiled_kernels() -> int:
     """Let numba keep the compiled code of umap-learn and pynndescent on disk.
 
@@ -78,17 +77,23 @@ def cache_compiled_kernels() -> int:
     folder; ``NUMBA_CACHE_DIR`` overrides). Numba checks the source file's time stamp, so an
     upgraded library compiles afresh. Returns how many kernels were switched to caching.
     """
+    from numba.core.errors import NumbaWarning
+
+    # a kernel that uses dynamic globals cannot be cached: numba then compiles it as before
+    # and says so, which is no news for the user (set on every call: warning filters can be reset)
+    warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=NumbaWarning)
+    return _switch_kernels_to_disk_cache()
+
+
+@functools.cache
+def _switch_kernels_to_disk_cache() -> int:
     import sys
 
     import pynndescent  # noqa: F401  (imported by umap too; named so its modules are loaded)
     import umap  # noqa: F401
     from numba.core.caching import NullCache
     from numba.core.dispatcher import Dispatcher
-    from numba.core.errors import NumbaWarning
 
-    # a kernel that uses dynamic globals cannot be cached: numba then compiles it as before
-    # and says so, which is no news for the user
-    warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=NumbaWarning)
     switched = 0
     for name, module in list(sys.modules.items()):
         if name.split(".")[0] not in ("umap", "pynndescent"):
