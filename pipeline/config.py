@@ -426,6 +426,40 @@ class EmailConfig(StrictModel):
     site_url: str | None = None
 
 
+class ClvConfig(StrictModel):
+    """Churn risk and customer lifetime value from each customer's purchase history up to the
+    window end: a Modified BG/NBD model for orders and dropout and a Gamma-Gamma model for
+    order value (pymc-marketing, fitted by MAP). Time is counted in days; orders on the same
+    day count once.
+
+    ``at_risk_below``: a customer whose probability of still being active is below this is
+    at risk. ``holdout_months``: the time-split check fits on the history up to this many
+    months before the window end and compares its predictions with what happened after.
+    The stage is skipped (with a note, no numbers) when the purchase history is shorter than
+    ``min_history_months`` or has fewer than ``min_repeat_customers`` customers with a second
+    order. The models are fitted on a seeded sample of at most ``fit_sample_size`` customers
+    (their 4 + 3 population parameters are well determined long before that); every
+    customer is scored.
+    """
+
+    enabled: bool = True
+    horizon_months: int = Field(6, ge=1, le=36)
+    monthly_discount_rate: float = Field(0.0, ge=0.0, le=0.2)
+    at_risk_below: float = Field(0.5, gt=0.0, lt=1.0)
+    holdout_months: int = Field(2, ge=1, le=12)
+    min_history_months: int = Field(4, ge=2)
+    min_repeat_customers: int = Field(100, ge=10)
+    fit_sample_size: int = Field(20000, ge=500)
+
+    @model_validator(mode="after")
+    def _check_holdout(self) -> ClvConfig:
+        if self.holdout_months >= self.min_history_months:
+            raise ValueError(f"clv.holdout_months ({self.holdout_months}) must be less than "
+                             f"clv.min_history_months ({self.min_history_months}): the check needs "
+                             "history before the hold-out months to fit on")
+        return self
+
+
 class GatesConfig(StrictModel):
     """Quality gates checked after every run. A run that fails one is still published (so
     analysts can see why) but marked ``held`` in status.json, exits with code 3 and is not
@@ -452,6 +486,7 @@ class Config(StrictModel):
     segments: SegmentsConfig = SegmentsConfig()
     drivers: DriversConfig = DriversConfig()
     geography: GeographyConfig = GeographyConfig()
+    clv: ClvConfig = ClvConfig()
     reports: ReportsConfig = ReportsConfig()
     email: EmailConfig = EmailConfig()
     gates: GatesConfig = GatesConfig()

@@ -98,6 +98,20 @@ def _drivers(cfg: Config, customers: pd.DataFrame) -> Artefacts:
     return {"drivers": result.report, "shap_values": result.shap}
 
 
+def _clv(cfg: Config, customers: pd.DataFrame, transactions: pd.DataFrame, window: Any,
+         previous_run: Any, segment_assignments: pd.DataFrame) -> Artefacts:
+    from segment_report.pipeline.stages.clv import estimate_clv
+    from segment_report.pipeline.stages.clv.stage import SCORE_COLUMNS
+
+    result = estimate_clv(transactions, customers[["customer_id", "segment_id", "segment_name"]], window.end,
+                          cfg.clv, cfg.seed, previous_run.customers if previous_run is not None else None)
+    logger.info("clv: %s", result.doc["status"])
+    scores = result.scores.astype({c: "float64" for c in SCORE_COLUMNS})
+    return {"customers": customers.merge(scores, on="customer_id", how="left"),
+            "segment_assignments": segment_assignments.merge(scores, on="customer_id", how="left"),
+            "clv": result.doc}
+
+
 def _geography(cfg: Config, customers: pd.DataFrame, reviews: pd.DataFrame, regions: Any) -> Artefacts:
     from segment_report.pipeline.stages.geography import analyse_geography
 
@@ -129,6 +143,9 @@ STAGES: tuple[Stage, ...] = (
     Stage("segments", _segments, ("customers", "previous_segment_model"),
           ("customers", "segment_model", "segments", "segment_assignments")),
     Stage("drivers", _drivers, ("customers",), ("drivers", "shap_values")),
+    # after drivers: the value model must not see the CLV columns (they predict spend)
+    Stage("clv", _clv, ("customers", "transactions", "window", "previous_run", "segment_assignments"),
+          ("customers", "segment_assignments", "clv")),
     Stage("geography", _geography, ("customers", "reviews", "regions"), ("states",)),
     Stage("changes", _changes, ("customers", "reviews", "window", "previous_run"), ("changes",)),
     Stage("gates", _gates, ("data_quality", "sentiment", "segments", "drivers", "changes"), ("gates",)),

@@ -294,6 +294,22 @@ class ChangesDoc(Document):
     notes: list[Note] = []
 
 
+class ClvDoc(Document):
+    """``results/clv.json``: churn risk and lifetime value per persona, the models and their
+    time-split check (see ``segment_report.pipeline.stages.clv.stage``)."""
+
+    FILE: ClassVar[str] = "results/clv.json"
+    status: Literal["fitted", "skipped"]
+    settings: dict[str, Any]
+    history: dict[str, Any]
+    model: dict[str, Any] | None = None
+    totals: dict[str, Any] | None = None
+    segments: list[dict[str, Any]] = []
+    attention: dict[str, Any] | None = None
+    validation: dict[str, Any] | None = None
+    notes: list[Note] = []
+
+
 class Gate(Record):
     name: str
     passed: bool
@@ -317,5 +333,5 @@ class GatesDoc(Document):
 DOCUMENTS: Mapping[str, type[Document]] = {
     "manifest": Manifest, "status": Status, "data_quality": DataQuality, "sentiment": SentimentDoc,
     "segments": SegmentsDoc, "drivers": DriversDoc, "states": StatesDoc, "changes": ChangesDoc,
-    "gates": GatesDoc,
+    "clv": ClvDoc, "gates": GatesDoc,
 }

@@ -35,7 +35,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from segment_report.pipeline.errors import InputDataError, os_errors_as
-from segment_report.pipeline.io.schema import (DOCUMENTS, ChangesDoc, DataQuality, Document, DriversDoc,
+from segment_report.pipeline.io.schema import (DOCUMENTS, ChangesDoc, ClvDoc, DataQuality, Document, DriversDoc,
                                                GatesDoc, Manifest, Record, SegmentsDoc, SentimentDoc,
                                                StatesDoc)
 
@@ -356,11 +356,12 @@ class RunResults:
     drivers: DriversDoc | None = None
     states: StatesDoc | None = None
     changes: ChangesDoc | None = None
+    clv: ClvDoc | None = None
     gates: GatesDoc | None = None
 
 
 #: Documents of ``results/`` that a run may lack (its stage was skipped or not configured).
-OPTIONAL_DOCUMENTS = ("sentiment", "segments", "drivers", "states", "changes", "gates")
+OPTIONAL_DOCUMENTS = ("sentiment", "segments", "drivers", "states", "changes", "clv", "gates")
 
 
 def load_results(run_dir: Path) -> RunResults:
@@ -413,6 +414,7 @@ ARTEFACT_FILES: Mapping[str, ArtefactFile] = {
     "drivers": ArtefactFile(DriversDoc.FILE, "document"),
     "states": ArtefactFile(StatesDoc.FILE, "document"),
     "changes": ArtefactFile(ChangesDoc.FILE, "document"),
+    "clv": ArtefactFile(ClvDoc.FILE, "document"),
     "gates": ArtefactFile(GatesDoc.FILE, "document"),
     "segment_model": ArtefactFile("model/segments", "model"),
     "segment_assignments": ArtefactFile("data/segments.csv", "csv"),
