@@ -32,6 +32,13 @@ class Persona:
     first_order: tuple[float, float]  # uniform range of the first order, as window fractions
     last_order: tuple[float, float]   # uniform range of the last order, as window fractions
     one_time_share: float = 0.05      # customers allowed a single order; the rest order >= 2
+    lapse_share: float = 0.10         # customers who stop buying well before the end (see LAPSE_RANGE)
+
+
+#: A persona whose last orders all fall before this window fraction has lapsed as a whole.
+LAPSED_PERSONA_LAST_ORDER = 0.8
+#: When the planted lapsers of the other personas place their last order (window fractions).
+LAPSE_RANGE = (0.30, 0.70)
 
 
 PERSONAS: tuple[Persona, ...] = (

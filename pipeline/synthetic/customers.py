@@ -7,7 +7,8 @@ import numpy as np
 
 from segment_report.pipeline.states import CODE_TO_NAME
 from segment_report.pipeline.synthetic.arrays import _alloc, _obj
-from segment_report.pipeline.synthetic.catalogue import (CATEGORIES, EMAIL_DOMAINS, FIRST_NAMES, FOREIGN,
+from segment_report.pipeline.synthetic.catalogue import (CATEGORIES, EMAIL_DOMAINS, LAPSE_RANGE,
+                                                         LAPSED_PERSONA_LAST_ORDER, FIRST_NAMES, FOREIGN,
                                                          GENDERS, HIGH_INCOME, HIGH_SENTIMENT_STATES,
                                                          INCOME_BANDS, INCOME_RANGES, LAST_NAMES,
                                                          LOW_SENTIMENT_STATES, MEDIUM_INCOME, STATE_CITIES,
@@ -136,3 +137,20 @@ def _make_customers(cfg: GenerateConfig, rng: np.random.Generator, n_cust: int,
         "address": _obj(address), "zipcode": zipcode, "mix": mix, "first": first, "last": last,
         "price_level": par["price_level"], "is_us": is_us,
     }
+
+
+def plant_lapses(rng: np.random.Generator, cust: dict[str, np.ndarray], personas: tuple[Persona, ...]) -> None:
+    """Who is still buying at the end of the history (``cust["active"]``), the churn that the CLV
+    stage must recover. A persona whose last orders all fall early (``last_order`` ends before
+    ``LAPSED_PERSONA_LAST_ORDER``) has lapsed as a whole; in every other persona a planted
+    ``lapse_share`` of the customers stops buying in ``LAPSE_RANGE`` (their last order moves
+    there) and the rest keep buying to the end. Uses its own random stream, so every other
+    generated value of a non-lapsing customer is as before."""
+    pid = cust["persona_id"]
+    lapsed_persona = np.array([p.last_order[1] < LAPSED_PERSONA_LAST_ORDER for p in personas])[pid]
+    share = np.array([p.lapse_share for p in personas])[pid]
+    u = rng.random(pid.size)
+    lapser = ~lapsed_persona & (u < share)
+    lo = np.maximum(LAPSE_RANGE[0], cust["first"] + 0.05)
+    cust["last"] = np.where(lapser, lo + rng.random(pid.size) * np.maximum(LAPSE_RANGE[1] - lo, 0.0), cust["last"])
+    cust["active"] = ~(lapsed_persona | lapser)

@@ -9,7 +9,7 @@ import pandas as pd
 from segment_report.pipeline.synthetic.arrays import _col, _obj
 from segment_report.pipeline.synthetic.catalogue import CATEGORIES, MONTH_NAMES, PERSONAS, RETAIL_COLUMNS
 from segment_report.pipeline.synthetic.config import GenerateConfig
-from segment_report.pipeline.synthetic.customers import _make_customers
+from segment_report.pipeline.synthetic.customers import _make_customers, plant_lapses
 from segment_report.pipeline.synthetic.messy import (_blank_customers, _date_strings, _inject, _invalid_rows,
                                                      _messy_case, _messy_country, _messy_dates,
                                                      _messy_states, _money)
@@ -39,16 +39,17 @@ def generate_frames(cfg: GenerateConfig) -> tuple[dict[str, pd.DataFrame], dict]
     """
     personas = PERSONAS[: cfg.n_personas]
     root = np.random.SeedSequence(cfg.seed)
-    # spawn(5) keeps the first four streams of spawn(4): adding the satisfaction stream left
-    # every other generated value unchanged
-    rngs = dict(zip(("customers", "transactions", "reviews", "mess", "satisfaction"),
-                    (np.random.default_rng(s) for s in root.spawn(5))))
+    # spawn(6) keeps the first streams of spawn(4) and spawn(5): adding the satisfaction and
+    # lapse streams left the values drawn from the others unchanged
+    rngs = dict(zip(("customers", "transactions", "reviews", "mess", "satisfaction", "lapses"),
+                    (np.random.default_rng(s) for s in root.spawn(6))))
     start, end, n_days = _window(cfg)
     mean_orders = float(np.dot([p.weight for p in personas], [p.orders_mean for p in personas])
                         / sum(p.weight for p in personas))
     n_cust = max(50, int(round(cfg.n_transactions / mean_orders)))
 
     cust = _make_customers(cfg, rngs["customers"], n_cust, personas)
+    plant_lapses(rngs["lapses"], cust, personas)
     cust["satisfaction"] = np.clip(
         cust["sentiment"] + rngs["satisfaction"].normal(0.0, cfg.satisfaction_sd, n_cust), 0.02, 0.98)
     tx = _make_transactions(cfg, rngs["transactions"], cust, personas, n_days)
@@ -92,6 +93,7 @@ def generate_frames(cfg: GenerateConfig) -> tuple[dict[str, pd.DataFrame], dict]
         "sentiment": np.round(cust["sentiment"], 6),
         "satisfaction": np.round(cust["satisfaction"], 6), "state": cust["state_code"],
         "country": cust["country"], "n_orders": tx["counts"],
+        "active_at_end": cust["active"], "monthly_order_rate": np.round(tx["monthly_rate"], 6),
     })
     frames["truth_reviews"] = pd.DataFrame({
         "review_id": review_ids, "customer_id": cust["customer_id"][cidx[rev["tx_pos"]]],

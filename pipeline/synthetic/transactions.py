@@ -34,11 +34,13 @@ def _make_transactions(cfg: GenerateConfig, rng: np.random.Generator, cust: dict
     pos = np.arange(n_tx) - starts[cidx]
 
     start_day = np.floor(cust["first"] * (n_days - 1))
-    stop_day = np.maximum(start_day, np.floor(cust["last"] * (n_days - 1)))
+    # an active customer keeps buying to the end: no last order pinned to the end of the span
+    active = cust["active"]
+    stop_day = np.where(active, n_days - 1, np.maximum(start_day, np.floor(cust["last"] * (n_days - 1))))
     u = rng.random(n_tx)
     multi = counts[cidx] >= 2
     u[multi & (pos == 0)] = 0.0
-    u[multi & (pos == counts[cidx] - 1)] = 1.0
+    u[multi & (pos == counts[cidx] - 1) & ~active[cidx]] = 1.0
     # A one-order customer buys late in their active span, so recency stays true to persona.
     u[~multi] = 0.6 + 0.4 * u[~multi]
     day = np.rint(start_day[cidx] + u * (stop_day - start_day)[cidx]).astype(np.int64)
@@ -84,4 +86,6 @@ def _make_transactions(cfg: GenerateConfig, rng: np.random.Generator, cust: dict
                              int(recent.sum()))
     out["status"] = status
     out["counts"] = counts
+    # orders per 30 days over the customer's buying span (the planted purchase rate)
+    out["monthly_rate"] = counts / (stop_day - start_day + 1) * 30.0
     return out

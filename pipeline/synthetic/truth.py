@@ -75,6 +75,7 @@ def _truth(cfg: GenerateConfig, personas: tuple[Persona, ...], cust: dict, tx: d
                 "satisfaction_sd": cfg.satisfaction_sd,
             },
             "spend_drivers": planted_drivers(cfg, cust, tx),
+            "lifetimes": _planted_lifetimes(personas, cust, tx),
             "state_sentiment": {
                 "description": "latent sentiment shifted for every customer in these "
                                "neighbouring states (then clipped to [0.02, 0.98])",
@@ -115,4 +116,33 @@ def _truth(cfg: GenerateConfig, personas: tuple[Persona, ...], cust: dict, tx: d
             "customers_with_unknown": dict(mess.get("unknown", {})),
         },
         "invalid_transaction_ids": invalid_ids,
+    }
+
+
+def _planted_lifetimes(personas: tuple[Persona, ...], cust: dict, tx: dict) -> dict:
+    """Per persona: the planted share still buying at the end of the history and the purchase
+    rates, the truth the CLV stage's ``p_active`` and expected orders are checked against."""
+    from segment_report.pipeline.synthetic.catalogue import LAPSE_RANGE, LAPSED_PERSONA_LAST_ORDER
+
+    pid, active, rate = cust["persona_id"], cust["active"], tx["monthly_rate"]
+    by_persona = {}
+    for k, p in enumerate(personas):
+        m = pid == k
+        by_persona[p.name] = {
+            "active_share_at_end": round(float(active[m].mean()), 6) if m.any() else None,
+            "lapsed_as_a_whole": bool(p.last_order[1] < LAPSED_PERSONA_LAST_ORDER),
+            "lapse_share": 1.0 if p.last_order[1] < LAPSED_PERSONA_LAST_ORDER else p.lapse_share,
+            "monthly_order_rate_active": round(float(rate[m & active].mean()), 6) if (m & active).any() else None,
+            "monthly_order_rate_all": round(float(rate[m].mean()), 6) if m.any() else None,
+        }
+    return {
+        "description": "a customer is active at the end of the history when still buying then: "
+                       "orders are uniform (Poisson given their count) over the buying span from "
+                       "the first order; a persona whose last orders all fall before "
+                       f"{LAPSED_PERSONA_LAST_ORDER} of the window has lapsed as a whole, in every "
+                       "other persona lapse_share of the customers stop buying between "
+                       f"{LAPSE_RANGE[0]} and {LAPSE_RANGE[1]} of the window; monthly rates are "
+                       "orders per 30 days of the buying span (truth_customers.csv: active_at_end, "
+                       "monthly_order_rate)",
+        "personas": by_persona,
     }

@@ -110,11 +110,11 @@ def fit_models(history: pd.DataFrame, sample_size: int, seed: int) -> FittedMode
     covariates = [c for c in covariate_columns(sample) if sample[c].any() and not sample[c].all()]
     with _quiet_pytensor() as clv:
         orders = clv.ModifiedBetaGeoModel(
-            data=sample[["customer_id", "frequency", "recency", "T", *covariates]],
             model_config={"purchase_covariate_cols": covariates, "dropout_covariate_cols": covariates})
-        orders.fit(method="map", progressbar=False)
-        spend = clv.GammaGammaModel(data=repeat[["customer_id", "frequency", "monetary_value"]])
-        spend.fit(method="map", progressbar=False)
+        orders.fit(data=sample[["customer_id", "frequency", "recency", "T", *covariates]], method="map",
+                   progressbar=False)
+        spend = clv.GammaGammaModel()
+        spend.fit(data=repeat[["customer_id", "frequency", "monetary_value"]], method="map", progressbar=False)
     return FittedModels(orders, spend, len(sample), len(repeat))
 
 
