@@ -53,4 +53,8 @@ def draw_all(results: RunResults, out_dir: Path) -> dict[str, Path]:
 
         written.append(draw_static_map(states, out_dir / "states_map.svg"))
     written += draw_embedding(results.customers, out_dir)
+    if results.clv is not None:
+        from segment_report.reports.clv_figures import draw_calibration
+
+        written += draw_calibration(results.clv, out_dir)
     return {p.stem: p for p in written if p.suffix == ".svg"}

@@ -86,6 +86,23 @@ def compact(value: Any) -> str:
     return f"{v:,.0f}"
 
 
+def compact_currency(value: Any, symbol: str | None = None) -> str:
+    """An amount short, for sentences: ``1234567`` -> ``$1.2M``, ``210400`` -> ``$210k``,
+    ``8450`` -> ``$8.5k``, ``950`` -> ``$950``; negative -> ``-$1.2M``."""
+    if _is_missing(value):
+        return MISSING
+    v = float(value)
+    sign = "-" if v < 0 else ""
+    v = abs(v)
+    text = f"{v:,.0f}"
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if v >= limit * 0.9995:  # 999,960 is $1.0M, not $1000k
+            short = v / limit
+            text = f"{short:.0f}{suffix}" if round(short, 1) >= 100 else f"{short:.1f}{suffix}"
+            break
+    return f"{sign}{currency_symbol() if symbol is None else symbol}{text}"
+
+
 def currency(value: Any, symbol: str | None = None, digits: int = 0) -> str:
     """``1234.5`` -> ``$1,235``; negative -> ``-$1,235``; ``symbol`` defaults to
     :func:`currency_symbol`."""
@@ -169,6 +186,7 @@ def significance(p: Any, alpha: float = 0.05) -> str:
 
 
 FILTERS = {"number": number, "rounded": rounded, "rounded_currency": rounded_currency, "compact": compact,
+           "compact_currency": compact_currency,
            "currency": currency, "signed_currency": signed_currency, "percent": percent,
            "delta": delta, "plural": plural, "date": date, "month": month, "pvalue": pvalue,
            "significance": significance}

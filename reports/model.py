@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from segment_report.pipeline.io.store import RunResults
 from segment_report.reports import formatting as fmt
-from segment_report.reports.views import (SiteView, changes_view, data_quality_view, drivers_view,
+from segment_report.reports.views import (SiteView, changes_view, clv_view, data_quality_view, drivers_view,
                                           geography_view, methodology_view, persona_views, site_view)
 
 
@@ -27,6 +27,7 @@ class Report:
         site: header facts and headline KPIs (shared by every output).
         personas: one view per persona (profile, traits, actions, quotes), in segment order.
         drivers, geo, changes, data_quality, methodology: the sections' views.
+        clv: churn risk and lifetime value (:func:`~segment_report.reports.views.clv_view`).
     """
 
     results: RunResults
@@ -37,6 +38,7 @@ class Report:
     changes: dict[str, Any]
     data_quality: dict[str, Any]
     methodology: dict[str, Any]
+    clv: dict[str, Any] = field(default_factory=lambda: clv_view(None))
 
 
 @contextmanager
@@ -50,14 +52,17 @@ def report_for(results: RunResults) -> Iterator[Report]:
 def build_report(results: RunResults) -> Report:
     """Build every view of a run once (inside ``formatting.amounts_in``: see :func:`report_for`)."""
     segments = results.segments
+    changes = changes_view(results.changes)
+    clv = clv_view(results.clv, changes.get("previous_label", ""))
     return Report(
         results=results,
         site=site_view(results),
-        personas=(persona_views(segments, results.drivers, results.reviews, results.customers)
-                  if segments else []),
+        personas=(persona_views(segments, results.drivers, results.reviews, results.customers,
+                                clv["by_segment"]) if segments else []),
         drivers=drivers_view(results.drivers),
         geo=geography_view(results.states),
-        changes=changes_view(results.changes),
+        changes=changes,
         data_quality=data_quality_view(results.data_quality),
         methodology=methodology_view(results),
+        clv=clv,
     )

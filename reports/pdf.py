@@ -60,9 +60,9 @@ def _uri(path: Path | None) -> str:
 
 
 def first_page(report: Report, figures: dict[str, Path]) -> Markup:
-    """Page 1 after the headline numbers: what changed, the personas in one line each, the top
-    driver in one sentence and the state map."""
-    return Markup(render("pdf/_first_page.html", ch=report.changes,
+    """Page 1 after the headline numbers: what changed, the personas in one line each, the value
+    at risk and the persona that needs attention, the top driver in one sentence and the state map."""
+    return Markup(render("pdf/_first_page.html", ch=report.changes, clv_lines=report.clv["first_page"],
                          persona_table=personas_table(report.personas) if report.personas else None,
                          driver_sentence=next((s.text for s in of_kind(report.drivers["sentences"], "driver")), ""),
                          geo_sentence=_where_sentence(report.geo["sentences"]),

@@ -2,7 +2,8 @@
 
 The same pages as the HTML site (:mod:`segment_report.reports.site`), from the same view models, written as
 Quarto Markdown: overview, personas (an overview page and one page per persona under
-``segments/``), value drivers, geography, data quality and methodology. The run's figures are
+``segments/``), value drivers, customer value (churn risk and CLV), geography, data quality and
+methodology. The run's figures are
 copied into ``quarto/figures/`` and referenced relatively. The repository's ``_quarto.yml`` is
 the base (shipped as package data); every generated page is added to its navigation.
 
@@ -27,11 +28,14 @@ from segment_report.pipeline.io.store import atomic_write_bytes, built_aside
 from segment_report.reports import formatting as fmt
 from segment_report.reports.model import Report
 from segment_report.reports.env import md_text, render, template_file
+from segment_report.reports.site import clv_figures as site_clv_figures
 from segment_report.reports.site import driver_figures as site_driver_figures, key_insights
 from segment_report.reports.views import (Kpi, Row, Table, personas_table, segments_summary)
 
 STATIC_MAP_ALT = "Map of the US states coloured by shrunk sentiment; grey states have too little data"
 EMBEDDING_ALT = "Customers on the 2-D UMAP map, coloured by persona"
+CALIBRATION_ALT = ("Line chart: mean predicted and mean actual purchase days per customer in the hold-out "
+                   "months, by decile of predicted orders")
 
 # Files of the run folder worth knowing about (named, not linked: the rendered Quarto site lives
 # in quarto/_site/, so relative links into the run folder would break).
@@ -41,6 +45,7 @@ RUN_FILES = (
     ("results/drivers.json", "value model, SHAP tables, findings"),
     ("results/states.json", "per-state statistics"),
     ("results/changes.json", "headline numbers, change since last month and the persona migration matrix"),
+    ("results/clv.json", "churn risk and lifetime value per persona, the models and their time-split check"),
     ("results/gates.json", "quality gates and whether the run passed"),
     ("quarantine.csv", "rejected input rows with reasons"),
     ("results/data_quality.json", "data-quality counts"),
@@ -115,6 +120,12 @@ def build_pages(report: Report, figures: dict[str, Path] | None = None) -> list[
     if drivers_raw:
         pages.append(QmdPage("drivers.qmd", "Value drivers", "qmd/drivers.qmd",
                              {"dv": dv, "figures": driver_figures(figures, drivers_raw)}))
+    if results.clv is not None:
+        pages.append(QmdPage("clv.qmd", "Customer value", "qmd/clv.qmd", {
+            "clv": report.clv,
+            "figures": [figure(Path(f["src"]).stem, f["caption"], CALIBRATION_ALT)
+                        for f in site_clv_figures(figures, report.clv)],
+        }))
     if states_raw:
         pages.append(QmdPage("geography.qmd", "Geography", "qmd/geography.qmd", {
             "geo": geo,

@@ -60,6 +60,13 @@ def driver_figures(figures: dict[str, Path], drivers: dict[str, Any]) -> dict[st
     }
 
 
+def clv_figures(figures: dict[str, Path], clv: dict[str, Any]) -> list[dict[str, str]]:
+    """The value page's calibration figure (drawn once by ``reports.clv_figures``)."""
+    from segment_report.reports.clv_figures import CALIBRATION
+
+    return _figure(figures, CALIBRATION, clv["calibration_caption"]) if clv["available"] else []
+
+
 def key_insights(drivers: dict[str, Any], geo: dict[str, Any], personas: list[dict[str, Any]]) -> list[str]:
     """A few sentences for the overview: the largest persona by spend, then the top drivers and
     the spatial clusters, picked from the findings' sentences by kind."""
@@ -102,6 +109,8 @@ def build_pages(report: Report, figures: dict[str, Path] | None = None) -> list[
         {"href": "../results/states.json", "text": "states.json", "note": "per-state statistics"},
         {"href": "../results/changes.json", "text": "changes.json",
          "note": "headline numbers, change since last month and the persona migration matrix"},
+        {"href": "../results/clv.json", "text": "clv.json",
+         "note": "churn risk and lifetime value per persona, the models and their time-split check"},
         {"href": "../results/gates.json", "text": "gates.json", "note": "quality gates and whether the run passed"},
         {"href": "../quarantine.csv", "text": "quarantine.csv", "note": "rejected input rows with reasons"},
         {"href": "../results/data_quality.json", "text": "data_quality.json", "note": "data-quality counts"},
@@ -134,6 +143,9 @@ def build_pages(report: Report, figures: dict[str, Path] | None = None) -> list[
     if drivers_raw:
         pages.append(Page("drivers.html", "Value drivers", "html/drivers.html",
                           {"dv": dv, "figures": driver_figures(figures, drivers_raw)}))
+    if results.clv is not None:
+        pages.append(Page("clv.html", "Customer value", "html/clv.html",
+                          {"clv": report.clv, "figures": clv_figures(figures, report.clv)}))
     if states_raw:
         from segment_report.reports.maps import build_interactive_map, interactive_map_html
 

@@ -207,7 +207,16 @@ def methodology_view(results: RunResults) -> dict[str, Any]:
         "stages": Table("Time per stage", ("Stage", "Time"), stage_rows, (False, True)),
         "versions": Table("Library versions", ("Package", "Version"), versions, (False, False)),
         "inputs": Table("Input files", ("File", "Bytes", "SHA-256"), inputs, (False, True, False)),
+        "clv": _clv_method(getattr(results, "clv", None)),
     }
+
+
+def _clv_method(clv: Any) -> list[str]:
+    """The methodology's CLV paragraph; empty for a run made before the stage (its pages are
+    unchanged: the run has no value page to point to)."""
+    from segment_report.reports.narrative.clv import method_sentences
+
+    return method_sentences(clv) if clv is not None else []
 
 
 def _facts(caption: str, pairs: list[tuple[str, str]]) -> Table:
@@ -357,8 +366,11 @@ def feature_values(feature: str, *values: Any) -> tuple[str, ...]:
 
 
 def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
-                  reviews: Any = None, customers: Any = None) -> list[dict[str, Any]]:
-    """Display values for every persona: card facts, profile table, drivers, quotes, actions."""
+                  reviews: Any = None, customers: Any = None,
+                  clv: dict[int, dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """Display values for every persona: card facts, profile table, drivers, quotes, actions,
+    and its churn risk and lifetime value (``clv``: :func:`clv_view`'s ``by_segment``; None
+    without CLV results)."""
     from segment_report.reports.actions import persona_actions
 
     population = segments.get("summary")
@@ -403,6 +415,7 @@ def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
                     quotes.append({"label": label, "text": text})
         out.append({
             "id": seg["id"], "name": seg["name"], "slug": slug, "href": f"segments/{slug}.html",
+            "clv": (clv or {}).get(seg["id"]),
             "size": fmt.plural(seg["size"], "customer"), "count": fmt.number(seg["size"]),
             "share": fmt.percent(seg["share"]), "spend_share_value": spend["share_of_total"],
             "spend_share": fmt.percent(spend["share_of_total"]),
@@ -640,4 +653,84 @@ def changes_view(changes: dict[str, Any] | None) -> dict[str, Any]:
             out["sankey"]["source"].append(index_from[f["from"]])
             out["sankey"]["target"].append(index_to[f["to"]])
             out["sankey"]["value"].append(f["customers"])
+    return out
+
+
+# --------------------------------------------------------------------------- churn risk and lifetime value
+
+def _clv_group_row(name: str, g: dict[str, Any], with_change: bool) -> Row:
+    from segment_report.reports.narrative.clv import change_cell
+
+    cells = (name, fmt.number(g["customers"]), f"{fmt.percent(g['at_risk_share'])} ({fmt.number(g['at_risk'])})",
+             fmt.number(g["mean_p_active"], 2), fmt.number(g["expected_orders"]),
+             fmt.currency(g["expected_value"]), fmt.currency(g["value_lost_to_risk"]))
+    return Row(cells + ((change_cell(g.get("change")),) if with_change else ()))
+
+
+def clv_view(clv: Any, previous_label: str = "") -> dict[str, Any]:
+    """Churn risk and lifetime value (``results/clv.json``): the per-persona table, the page-1
+    lines, the time-split check with what each number means, the methodology paragraph, and
+    per persona its sentence (``by_segment``). ``available`` is False for a skipped stage
+    (``reason`` says why) and for a run made before the stage existed (``present`` False)."""
+    from segment_report.reports.narrative import clv as words
+
+    out: dict[str, Any] = {"present": clv is not None, "available": False, "reason": "", "lead": "",
+                           "first_page": [], "table": None, "validation": None, "calibration": None,
+                           "caveat": "", "notes": [], "method": words.method_sentences(clv), "by_segment": {},
+                           "lead_change": "", "table_note": "", "calibration_caption": "", "attention": None}
+    if clv is None or clv.get("status") != "fitted":
+        out["reason"] = words.skipped_reason(clv)
+        return out
+    settings, totals = clv["settings"], clv["totals"]
+    versus = previous_label or "last month"
+    segments = clv.get("segments") or []
+    by_id = {s["segment_id"]: s for s in segments}
+    with_change = any(g.get("change") for g in (*segments, totals))
+    rows = tuple(_clv_group_row(s["segment_name"], s, with_change) for s in segments)
+    rows += (_clv_group_row("All customers", totals, with_change),)
+    horizon = fmt.plural(settings["horizon_months"], "month")
+    out.update(
+        available=True,
+        lead=words.totals_sentence(totals, settings),
+        lead_change=words.change_sentence(totals.get("change"), versus),
+        table=Table(f"Churn risk and expected value per persona over the next {horizon}",
+                    ("Persona", "Customers", "At risk", "Mean p_active", "Expected orders", "Expected value",
+                     "Value lost to risk", *(("Change since last month",) if with_change else ())),
+                    rows, (False, True, True, True, True, True, True, *((False,) if with_change else ()))),
+        table_note=(f"At risk: share (and count) of customers whose {words.threshold_words(settings)}. "
+                    "Mean p_active: the persona's mean probability of still being active (0–1). Expected orders: "
+                    f"purchase days expected over the next {horizon}. Expected value: the customers' CLV added up "
+                    "(expected orders × expected order value). Value lost to risk: what they would add if every "
+                    "one were certainly still active, less their CLV."
+                    + (" Change: at-risk share in points and expected value in % against last month's run."
+                       if with_change else "")),
+        notes=[note_text(n) for n in clv.get("notes", [])],
+    )
+    attention = by_id.get((clv.get("attention") or {}).get("segment_id"))
+    out["first_page"] = [words.value_at_risk_sentence(totals, settings)]
+    if attention is not None:
+        out["first_page"].append(words.attention_sentence(attention, totals))
+    out["attention"] = attention
+    v = clv.get("validation")
+    if v:
+        out["validation"] = Table("How well the models predicted a hold-out period", ("Measure", "Value", "What it means"),
+                                  tuple(Row(r) for r in words.validation_rows(v)), (False, True, False))
+        out["calibration"] = Table("Calibration by decile of predicted orders (hold-out months)",
+                                   ("Decile", "Customers", "Predicted purchase days", "Actual purchase days",
+                                    "Relative error", "Predicted spend", "Actual spend"),
+                                   tuple(Row((str(r["decile"]), fmt.number(r["customers"]),
+                                              fmt.number(r["predicted_orders"], 2), fmt.number(r["actual_orders"], 2),
+                                              fmt.percent(r.get("relative_error"), 1),
+                                              fmt.currency(r["predicted_spend"]), fmt.currency(r["actual_spend"])))
+                                         for r in v.get("calibration", [])),
+                                   (True, True, True, True, True, True, True))
+        out["calibration_caption"] = words.calibration_caption()
+        out["caveat"] = words.VALIDATION_CAVEAT
+    for sid, s in by_id.items():
+        out["by_segment"][sid] = {"sentence": words.risk_sentence(s, settings),
+                                  "change": words.change_sentence(s.get("change"), versus),
+                                  "at_risk": fmt.percent(s["at_risk_share"]),
+                                  "expected_value": fmt.compact_currency(s["expected_value"]),
+                                  "lost": fmt.compact_currency(s["value_lost_to_risk"]),
+                                  "horizon": horizon}
     return out

@@ -37,11 +37,12 @@ def test_the_stages_note_codes_are_exactly_the_codes_the_reports_can_word():
     """A stage emits diagnostic codes, never sentences; each code must have words in
     ``reports.narrative.notes`` and no writer may outlive its code."""
     from segment_report.pipeline.stages.changes import NOTE_CODES as CHANGES
+    from segment_report.pipeline.stages.clv.stage import NOTE_CODES as CLV
     from segment_report.pipeline.stages.drivers.stage import NOTE_CODES as DRIVERS
     from segment_report.pipeline.stages.segments.stage import NOTE_CODES as SEGMENTS
     from segment_report.reports.narrative.notes import NOTES
 
-    codes = [*CHANGES, *DRIVERS, *SEGMENTS]
+    codes = [*CHANGES, *CLV, *DRIVERS, *SEGMENTS]
     assert len(codes) == len(set(codes)) and set(codes) == set(NOTES)
 
 

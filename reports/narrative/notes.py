@@ -1,5 +1,5 @@
 """Words for the stages' diagnostic codes: notes (``drivers.json``, ``changes.json``,
-``segments.json`` ``summary.warnings``), dropped driver features and the spatial statistics'
+``segments.json`` ``summary.warnings``, ``clv.json``), dropped driver features and the spatial statistics'
 method identifiers and skip reasons (``states.json`` ``spatial``).
 
 Each stage declares its closed list of codes next to the code that emits them; a test ties
@@ -43,6 +43,18 @@ NOTES: dict[str, _Writer] = {
     "no_dense_groups": lambda v: "HDBSCAN found no dense groups: every customer is in one segment.",
     "segments_out_of_range": lambda v: (f"{v['segments']} segments, outside the configured range "
                                         f"{v['min_segments']}-{v['max_segments']}."),
+    # clv
+    "clv_disabled": lambda v: ("Churn risk and lifetime value were not estimated: the CLV stage is "
+                               "switched off (clv.enabled is false)."),
+    "clv_short_history": lambda v: (f"Churn risk and lifetime value were not estimated: the purchase "
+                                    f"history covers {fmt.plural(v['months'], 'month')}, fewer than the "
+                                    f"{fmt.number(v['needed'])} the models need (clv.min_history_months)."),
+    "clv_few_repeat_customers": lambda v: (f"Churn risk and lifetime value were not estimated: only "
+                                           f"{fmt.plural(v['customers'], 'customer')} bought on more than "
+                                           f"one day, fewer than the {fmt.number(v['needed'])} the models "
+                                           "need (clv.min_repeat_customers)."),
+    "clv_no_previous": lambda v: ("No previous month's customer scores to compare with: no change in "
+                                  "churn risk or lifetime value this month."),
 }
 
 #: ``drivers.json`` ``features.dropped[].code`` -> why the column is not in the value model.
