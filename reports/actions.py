@@ -9,7 +9,9 @@ the customer table. Evidence states associations, never causes.
 Rules, in the order they are listed (the order is fixed, so the output is deterministic):
 
 1. ``fix_experience``  sentiment z <= -0.5 (mean positive probability below everyone's)
-2. ``win_back``        median days since last order >= 1.5x everyone's and recency z >= 0.5
+2. ``win_back``        median days since last order >= 1.5x everyone's and recency z >= 0.5 (for the
+                       persona that needs attention in ``clv.json``, the evidence adds its at-risk
+                       share and value lost to risk)
 3. ``protect``         share of spend >= 15% and >= 1.25x the persona's share of customers
 4. ``frequency``       fewer orders than everyone (median below, z <= -0.25) but a higher order
                        value (median above, z >= 0.25)
@@ -112,13 +114,13 @@ def _fix_experience(segment: dict[str, Any]) -> Action | None:
                   "complaint and address it.", "; ".join(parts) + ".", "fix_experience")
 
 
-def _win_back(segment: dict[str, Any]) -> Action | None:
+def _win_back(segment: dict[str, Any], risk: str = "") -> Action | None:
     med, pop, z = _feature(segment, "recency_days")
     if med is None or pop is None or z is None or z < RECENCY_Z or med < RECENCY_RATIO * pop or med <= pop:
         return None
     return Action("Win them back before they lapse for good: a reactivation offer or reminder.",
-                  f"Median {_value(med)} days since their last order vs {_value(pop)} for all customers.",
-                  "win_back")
+                  f"Median {_value(med)} days since their last order vs {_value(pop)} for all customers."
+                  + (f" {risk}" if risk else ""), "win_back")
 
 
 def _protect(segment: dict[str, Any]) -> Action | None:
@@ -294,16 +296,18 @@ def _single_segment(segment: dict[str, Any], population: dict[str, Any] | None) 
 # --------------------------------------------------------------------------- public API
 
 def persona_actions(segment: dict[str, Any], population: dict[str, Any] | None = None,
-                    drivers: dict[str, Any] | None = None) -> list[Action]:
+                    drivers: dict[str, Any] | None = None, risk: str = "") -> list[Action]:
     """Suggested actions (1 to :data:`MAX_ACTIONS`) for one ``segments.json`` segment entry.
 
     Args:
         segment: one entry of ``segments.json["segments"]`` (profile, spend, sentiment, stability).
         population: ``segments.json["summary"]`` (number of segments, stability thresholds), or None.
         drivers: the whole ``drivers.json`` (per-segment SHAP, noise floor), or None.
+        risk: for the persona with the largest value lost to risk (``clv.json`` ``attention``),
+            its at-risk share and value lost in words, added to the win-back evidence.
     """
     relative = [] if _single_segment(segment, population) else [
-        _fix_experience(segment), _win_back(segment), _protect(segment), _frequency(segment), _basket(segment)]
+        _fix_experience(segment), _win_back(segment, risk), _protect(segment), _frequency(segment), _basket(segment)]
     found = [a for a in (*relative, _driver(segment, drivers)) if a is not None]
     provisional = _provisional(segment, population)
     if provisional is not None:

@@ -449,7 +449,8 @@ def persona_views(segments: dict[str, Any], drivers: dict[str, Any] | None,
                                                                    "All customers", "Difference (z)"),
                                  tuple(key_rows), (False, True, True, True)),
             "actions": [{"text": a.text, "evidence": a.evidence}
-                        for a in persona_actions(seg, population, drivers)],
+                        for a in persona_actions(seg, population, drivers,
+                                                 ((clv or {}).get(seg["id"]) or {}).get("attention_evidence", ""))],
             "median_spend_all": fmt.currency(prof["features"].get("monetary", {}).get("population_median")),
             "median_aov_all": fmt.currency(prof["features"].get("avg_order_value", {}).get("population_median")),
             "sentiment_all": fmt.number(senti.get("population_mean_positive_prob"), 2),
@@ -732,5 +733,7 @@ def clv_view(clv: Any, previous_label: str = "") -> dict[str, Any]:
                                   "at_risk": fmt.percent(s["at_risk_share"]),
                                   "expected_value": fmt.compact_currency(s["expected_value"]),
                                   "lost": fmt.compact_currency(s["value_lost_to_risk"]),
-                                  "horizon": horizon}
+                                  "horizon": horizon,
+                                  "attention_evidence": (words.attention_evidence(s, settings)
+                                                         if attention is not None and s is attention else "")}
     return out

@@ -245,3 +245,12 @@ def test_a_run_made_before_the_stage_renders_without_a_value_page(tmp_path):
         assert all(p["clv"] is None for p in report.personas)
         assert "Value at risk" not in str(first_page(report, {}))
         assert report.methodology["clv"] == []
+
+
+def test_the_win_back_action_of_the_persona_needing_attention_cites_its_value_at_risk(tmp_path):
+    with report_for(load_results(run_with(tmp_path, fitted_doc()))) as report:
+        actions = {p["id"]: p["actions"] for p in report.personas}
+    win_back = next(a for a in actions[5] if a["text"].startswith("Win them back"))
+    assert win_back["evidence"].endswith("38% of them are at risk (probability of still being active below 50%): "
+                                         "$210k lost to risk over the next 6 months, the most of any persona.")
+    assert not any("lost to risk" in a["evidence"] for sid, acts in actions.items() if sid != 5 for a in acts)

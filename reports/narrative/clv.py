@@ -111,6 +111,15 @@ def attention_sentence(group: Mapping[str, Any], totals: Mapping[str, Any]) -> s
             + (f", {fmt.percent(share)} of the total)." if share is not None else ")."))
 
 
+def attention_evidence(group: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+    """Evidence for the win-back action of the persona that needs attention: ``100% of them are
+    at risk (probability of still being active below 50%), $192k lost to risk over the next 6
+    months, the most of any persona.``"""
+    return (f"{fmt.percent(group['at_risk_share'])} of them are at risk ({threshold_words(settings)}): "
+            f"{fmt.compact_currency(group['value_lost_to_risk'])} lost to risk over {horizon_words(settings)}, "
+            "the most of any persona.")
+
+
 # --------------------------------------------------------------------------- validation
 
 def validation_rows(v: Mapping[str, Any]) -> list[tuple[str, str, str]]:
