@@ -698,7 +698,7 @@ def clv_view(clv: Any, previous_label: str = "") -> dict[str, Any]:
                     ("Persona", "Customers", "At risk", "Mean p_active", "Expected orders", "Expected value",
                      "Value lost to risk", *(("Change since last month",) if with_change else ())),
                     rows, (False, True, True, True, True, True, True, *((False,) if with_change else ()))),
-        table_note=(f"At risk: share (and count) of customers whose {words.threshold_words(settings)}. "
+        table_note=(f"At risk: share (and count) of customers with a {words.threshold_words(settings)}. "
                     "Mean p_active: the persona's mean probability of still being active (0–1). Expected orders: "
                     f"purchase days expected over the next {horizon}. Expected value: the customers' CLV added up "
                     "(expected orders × expected order value). Value lost to risk: what they would add if every "

@@ -254,3 +254,38 @@ def test_the_win_back_action_of_the_persona_needing_attention_cites_its_value_at
     assert win_back["evidence"].endswith("38% of them are at risk (probability of still being active below 50%): "
                                          "$210k lost to risk over the next 6 months, the most of any persona.")
     assert not any("lost to risk" in a["evidence"] for sid, acts in actions.items() if sid != 5 for a in acts)
+
+
+def test_page_one_of_the_executive_pdf_still_fits_on_one_page(tmp_path):
+    """The value-at-risk lines must not push the drivers, the map or anything else of page 1 onto
+    page 2 (the fixture's run has what-changed bullets, five personas and a state map)."""
+    from weasyprint import HTML
+
+    from segment_report.reports.env import render
+    from segment_report.reports.figures import draw_all
+    from segment_report.reports.pdf import _css, executive_sections, first_page
+
+    run = run_with(tmp_path, fitted_doc())
+    results = load_results(run)
+    figures = draw_all(results, run / "figures")
+    with report_for(results) as report:
+        html = render("pdf/executive.html", site=report.site, css=_css(),
+                      first_page=first_page(report, figures), sections=executive_sections(report, figures))
+    pages = HTML(string=html, base_url=str(run)).render().pages
+
+    def text(page) -> str:
+        out = []
+
+        def walk(box):
+            if getattr(box, "text", None):
+                out.append(box.text)
+            for child in getattr(box, "children", []) or []:
+                walk(child)
+        walk(page._page_box)
+        return " ".join(" ".join(out).split())
+
+    first, second = text(pages[0]), text(pages[1])
+    for heading in ("What changed", "The personas", "Value at risk", "What drives value", "Where"):
+        assert heading in first, heading
+    assert "Review sentiment by state; grey" in first
+    assert "Value at risk" not in second and "Needs attention" not in second
