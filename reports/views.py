@@ -660,12 +660,12 @@ def changes_view(changes: dict[str, Any] | None) -> dict[str, Any]:
 # --------------------------------------------------------------------------- churn risk and lifetime value
 
 def _clv_group_row(name: str, g: dict[str, Any], with_change: bool) -> Row:
-    from segment_report.reports.narrative.clv import change_cell
+    from segment_report.reports.narrative.clv import change_cells
 
-    cells = (name, fmt.number(g["customers"]), f"{fmt.percent(g['at_risk_share'])} ({fmt.number(g['at_risk'])})",
+    cells = (name, fmt.number(g["customers"]), fmt.number(g["at_risk"]), fmt.percent(g["at_risk_share"]),
              fmt.number(g["mean_p_active"], 2), fmt.number(g["expected_orders"]),
              fmt.currency(g["expected_value"]), fmt.currency(g["value_lost_to_risk"]))
-    return Row(cells + ((change_cell(g.get("change")),) if with_change else ()))
+    return Row(cells + (change_cells(g.get("change")) if with_change else ()))
 
 
 def clv_view(clv: Any, previous_label: str = "") -> dict[str, Any]:
@@ -695,15 +695,16 @@ def clv_view(clv: Any, previous_label: str = "") -> dict[str, Any]:
         lead=words.totals_sentence(totals, settings),
         lead_change=words.change_sentence(totals.get("change"), versus),
         table=Table(f"Churn risk and expected value per persona over the next {horizon}",
-                    ("Persona", "Customers", "At risk", "Mean p_active", "Expected orders", "Expected value",
-                     "Value lost to risk", *(("Change since last month",) if with_change else ())),
-                    rows, (False, True, True, True, True, True, True, *((False,) if with_change else ()))),
-        table_note=(f"At risk: share (and count) of customers with a {words.threshold_words(settings)}. "
+                    ("Persona", "Customers", "At risk", "At-risk share", "Mean p_active", "Expected orders",
+                     "Expected value", "Value lost to risk", *(("At-risk change", "Value change") if with_change else ())),
+                    rows, (False, True, True, True, True, True, True, True, *((True, True) if with_change else ()))),
+        table_note=(f"At risk: customers with a {words.threshold_words(settings)}; at-risk share: their share of the persona. "
                     "Mean p_active: the persona's mean probability of still being active (0–1). Expected orders: "
                     f"purchase days expected over the next {horizon}. Expected value: the customers' CLV added up "
                     "(expected orders × expected order value). Value lost to risk: what they would add if every "
                     "one were certainly still active, less their CLV."
-                    + (" Change: at-risk share in points and expected value in % against last month's run."
+                    + (f" At-risk change and value change: against {versus} (last month's run), the at-risk "
+                       "share in percentage points and the expected value in %."
                        if with_change else "")),
         notes=[note_text(n) for n in clv.get("notes", [])],
     )

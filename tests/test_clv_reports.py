@@ -102,12 +102,13 @@ def test_the_persona_view_says_how_much_is_at_risk_with_formatted_numbers():
 def test_the_value_table_has_every_persona_and_the_total():
     view = clv_view(fitted_doc(), "September 2026")
     table = view["table"]
-    assert table.headers[-1] == "Change since last month"
+    assert table.headers[-2:] == ("At-risk change", "Value change")
     assert [r.cells[0] for r in table.rows][-1] == "All customers"
     last_persona = table.rows[-2].cells
-    assert last_persona[:7] == ("Thrifty low-spending clothing buyers, critical", "200", "38% (76)", "0.61", "300",
+    assert last_persona[:8] == ("Thrifty low-spending clothing buyers, critical", "200", "76", "38%", "0.61", "300",
                                 "$1,234,567", "$210,400")
-    assert last_persona[7] == "▲ 2.1 pts at risk, ▼ 4.0% value"
+    assert last_persona[8:] == ("▲ 2.1 pts", "▼ 4.0%")
+    assert "against September 2026" in view["table_note"]
     assert view["first_page"] == [
         "$226k of value lost to risk over the next 6 months: 12% of customers are at risk "
         "(probability of still being active below 50%).",
@@ -120,8 +121,8 @@ def test_without_a_previous_month_the_change_column_is_left_out():
         g["change"] = None
     doc["notes"] = [{"code": "clv_no_previous", "params": {}}]
     view = clv_view(doc)
-    assert "Change since last month" not in view["table"].headers
-    assert all(len(r.cells) == 7 for r in view["table"].rows)
+    assert "Value change" not in view["table"].headers
+    assert all(len(r.cells) == 8 for r in view["table"].rows)
     assert view["notes"] == [note_text({"code": "clv_no_previous"})]
 
 

@@ -74,13 +74,14 @@ def change_sentence(change: Mapping[str, Any] | None, versus: str = "last month"
             f"{fmt.compact_currency(change['previous_expected_value'])}).")
 
 
-def change_cell(change: Mapping[str, Any] | None) -> str:
-    """The change in a table cell: ``▲ 2.1 pts at risk, ▼ 4.0% value``; en dash without one."""
+def change_cells(change: Mapping[str, Any] | None) -> tuple[str, str]:
+    """The change in two table cells: at-risk share in points and expected value in %:
+    ``("▲ 2.1 pts", "▼ 4.0%")``; en dashes without last month's numbers."""
     if not change:
-        return fmt.MISSING
+        return fmt.MISSING, fmt.MISSING
     value = change.get("expected_value_pct")
-    value_text = fmt.delta(value / 100, "percent", 1) if value is not None else fmt.MISSING
-    return f"{fmt.delta(change['at_risk_share_points'] / 100, 'points', 1)} at risk, {value_text} value"
+    return (fmt.delta(change["at_risk_share_points"] / 100, "points", 1),
+            fmt.delta(value / 100, "percent", 1) if value is not None else fmt.MISSING)
 
 
 def totals_sentence(totals: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
