@@ -40,7 +40,22 @@ def _per_persona(scores: pd.DataFrame, truth: pd.DataFrame, planted: dict) -> li
     return rows
 
 
-def _print(rows: list[dict], validation: dict, seconds: float | None) -> dict:
+def _ceiling(tx: pd.DataFrame, truth: pd.DataFrame, validation: dict) -> float:
+    """Spearman of the planted purchase rate (0 for a customer who lapsed) with the hold-out
+    orders: what a model that knew the truth would reach, the Poisson noise of a few months'
+    orders being what it is."""
+    from scipy.stats import spearmanr
+
+    from segment_report.pipeline.stages.clv.validation import holdout_outcomes
+
+    actual = holdout_outcomes(tx, pd.Timestamp(validation["cutoff"]), pd.Timestamp(validation["holdout_end"]))
+    first = tx.groupby("customer_id")["date"].min()
+    known = truth[truth["customer_id"].map(first) <= pd.Timestamp(validation["cutoff"])]
+    both = known.merge(actual, left_on="customer_id", right_index=True, how="left").fillna({"actual_spend": 0.0})
+    return float(spearmanr(both["active_at_end"] * both["monthly_order_rate"], both["actual_spend"]).statistic)
+
+
+def _print(rows: list[dict], validation: dict, seconds: float | None, ceiling: float | None = None) -> dict:
     print(f"  {'planted persona':<26} {'customers':>9} {'active (truth)':>14} {'mean p_active':>13} {'gap':>7}")
     for r in rows:
         print(f"  {r['persona']:<26} {r['customers']:>9,} {r['in_run_active']:>14.3f} "
@@ -55,6 +70,8 @@ def _print(rows: list[dict], validation: dict, seconds: float | None) -> dict:
         error = "-" if row["relative_error"] is None else f"{100 * row['relative_error']:+.1f} %"
         print(f"    decile {row['decile']:>2}: predicted {row['predicted_orders']:.3f}, "
               f"actual {row['actual_orders']:.3f} ({error})")
+    if ceiling is not None:
+        print(f"  Spearman of the planted rates with realised hold-out spend (the ceiling): {ceiling:.3f}")
     if seconds is not None:
         print(f"  CLV stage: {seconds:.1f} s")
     return {"worst_gap_points": worst, "spearman": validation["spearman_value_vs_spend"],
@@ -103,7 +120,8 @@ def main() -> None:
             result = estimate_clv(tx, segments[["customer_id", "segment_id", "segment_name"]], end,
                                   ClvConfig(), seed)
             seconds = time.perf_counter() - t
-            _print(_per_persona(result.scores, truth, planted), result.doc["validation"], seconds)
+            _print(_per_persona(result.scores, truth, planted), result.doc["validation"], seconds,
+                   _ceiling(tx, truth, result.doc["validation"]))
 
 
 if __name__ == "__main__":

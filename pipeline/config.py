@@ -434,7 +434,8 @@ class ClvConfig(StrictModel):
 
     ``at_risk_below``: a customer whose probability of still being active is below this is
     at risk. ``holdout_months``: the time-split check fits on the history up to this many
-    months before the window end and compares its predictions with what happened after.
+    months before the window end and compares its predictions with what happened after
+    (at most the history less one month).
     The stage is skipped (with a note, no numbers) when the purchase history is shorter than
     ``min_history_months`` or has fewer than ``min_repeat_customers`` customers with a second
     order. The models are fitted on a seeded sample of at most ``fit_sample_size`` customers
@@ -446,18 +447,23 @@ class ClvConfig(StrictModel):
     horizon_months: int = Field(6, ge=1, le=36)
     monthly_discount_rate: float = Field(0.0, ge=0.0, le=0.2)
     at_risk_below: float = Field(0.5, gt=0.0, lt=1.0)
-    holdout_months: int = Field(2, ge=1, le=12)
+    holdout_months: int = Field(3, ge=1, le=36)
     min_history_months: int = Field(4, ge=2)
     min_repeat_customers: int = Field(100, ge=10)
     fit_sample_size: int = Field(20000, ge=500)
 
     @model_validator(mode="after")
     def _check_holdout(self) -> ClvConfig:
+        """An explicit hold-out must leave history to fit on."""
         if self.holdout_months >= self.min_history_months:
             raise ValueError(f"clv.holdout_months ({self.holdout_months}) must be less than "
                              f"clv.min_history_months ({self.min_history_months}): the check needs "
                              "history before the hold-out months to fit on")
         return self
+
+    def holdout_for(self, history_months: int) -> int:
+        """The hold-out months of the time-split check for a history of ``history_months``."""
+        return max(1, min(self.holdout_months, history_months - 1))
 
 
 class GatesConfig(StrictModel):

@@ -64,7 +64,7 @@ def test_persona_numbers_add_up_to_the_totals_and_the_customers(fitted):
 
 def test_the_time_split_check_compares_predictions_with_the_hold_out(fitted):
     v = fitted.doc["validation"]
-    assert v["cutoff"] == "2026-08-31" and v["holdout_days"] == 61
+    assert v["cutoff"] == "2026-07-31" and v["holdout_days"] == 92 and v["holdout_months"] == 3
     assert len(v["calibration"]) == 10 and sum(r["customers"] for r in v["calibration"]) == v["customers"]
     means = [r["predicted_orders"] for r in v["calibration"]]
     assert means == sorted(means)

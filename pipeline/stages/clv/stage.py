@@ -46,15 +46,16 @@ class ClvResult:
 
 
 def _skipped(cfg: ClvConfig, history: dict[str, Any], code: str, **params: Any) -> ClvResult:
-    doc = {"status": "skipped", "settings": _settings(cfg), "history": history, "notes": [note(code, **params)]}
+    doc = {"status": "skipped", "settings": _settings(cfg, cfg.holdout_months), "history": history,
+           "notes": [note(code, **params)]}
     return ClvResult(doc, pd.DataFrame(columns=["customer_id", *SCORE_COLUMNS]))
 
 
-def _settings(cfg: ClvConfig) -> dict[str, Any]:
+def _settings(cfg: ClvConfig, holdout: int) -> dict[str, Any]:
     return {"horizon_months": cfg.horizon_months, "monthly_discount_rate": cfg.monthly_discount_rate,
-            "at_risk_below": cfg.at_risk_below, "holdout_months": cfg.holdout_months,
+            "at_risk_below": cfg.at_risk_below, "holdout_months": holdout,
             "min_history_months": cfg.min_history_months, "min_repeat_customers": cfg.min_repeat_customers,
-            "time_unit": "day"}
+            "time_unit": "week"}
 
 
 def _group_numbers(scores: pd.DataFrame, threshold: float) -> dict[str, Any]:
@@ -114,6 +115,7 @@ def estimate_clv(transactions: pd.DataFrame, segments: pd.DataFrame, end: pd.Tim
     if repeat < cfg.min_repeat_customers:
         return _skipped(cfg, known, "clv_few_repeat_customers", customers=repeat, needed=cfg.min_repeat_customers)
 
+    holdout = cfg.holdout_for(int(months))
     models = fit_models(history, cfg.fit_sample_size, seed)
     scored = score_customers(models, history, cfg.horizon_months, cfg.monthly_discount_rate)
     run = segments[["customer_id", "segment_id", "segment_name"]].merge(scored, on="customer_id", how="inner")
@@ -127,7 +129,7 @@ def estimate_clv(transactions: pd.DataFrame, segments: pd.DataFrame, end: pd.Tim
         per_segment.append({"segment_id": int(sid), "segment_name": str(name), **numbers})
     attention = max(per_segment, key=lambda s: s["value_lost_to_risk"], default=None)
     doc = {
-        "status": "fitted", "settings": _settings(cfg), "history": known,
+        "status": "fitted", "settings": _settings(cfg, holdout), "history": known,
         "model": {"library": f"pymc-marketing {version('pymc-marketing')}", "fit": "MAP",
                   "orders": "ModifiedBetaGeoModel", "spend": "GammaGammaModel",
                   "covariates": "persona (purchase and dropout rates)",
@@ -136,7 +138,7 @@ def estimate_clv(transactions: pd.DataFrame, segments: pd.DataFrame, end: pd.Tim
         "totals": totals, "segments": per_segment,
         "attention": None if attention is None else {"segment_id": attention["segment_id"],
                                                      "segment_name": attention["segment_name"]},
-        "validation": validate(transactions, segment_of, end, cfg.holdout_months, cfg.fit_sample_size, seed),
+        "validation": validate(transactions, segment_of, end, holdout, cfg.fit_sample_size, seed),
         "notes": [] if before is not None else [note("clv_no_previous")],
     }
     return ClvResult(doc, run[["customer_id", *SCORE_COLUMNS]].reset_index(drop=True))
