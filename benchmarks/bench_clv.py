@@ -85,6 +85,8 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--run", type=Path, help="a finished run folder to score instead")
     parser.add_argument("--truth", type=Path, help="with --run: the generated data folder (ground truth)")
+    parser.add_argument("--orders-model", default=None,
+                        help="another pymc-marketing order model for the stage, e.g. BetaGeoModel")
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
 
@@ -104,6 +106,10 @@ def main() -> None:
     from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset
 
     setup_logging(quiet=True)
+    if args.orders_model:
+        from segment_report.pipeline.stages.clv import model
+
+        model.ORDER_MODEL = args.orders_model
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             gen = GenerateConfig(n_transactions=args.transactions, months=args.months, seed=seed)
