@@ -317,3 +317,21 @@ def test_umap_kernels_keep_their_compiled_code_on_disk():
                       NumbaWarning)
         warnings.warn("another numba warning", NumbaWarning)
     assert [str(w.message) for w in seen] == ["another numba warning"]
+
+
+def test_numba_runs_its_parallel_kernels_without_an_openmp_pool(monkeypatch):
+    """numba's OpenMP layer kept threads spinning beside torch's and made the next month's
+    review scoring in the same process 10x slower; the workqueue layer is chosen unless the
+    user set NUMBA_THREADING_LAYER."""
+    import numba
+
+    from segment_report.pipeline.stages.segments.clustering import cache_compiled_kernels
+
+    monkeypatch.delenv("NUMBA_THREADING_LAYER", raising=False)
+    monkeypatch.setattr(numba.config, "THREADING_LAYER", "default")
+    cache_compiled_kernels()
+    assert numba.config.THREADING_LAYER == "workqueue"
+    monkeypatch.setenv("NUMBA_THREADING_LAYER", "omp")
+    monkeypatch.setattr(numba.config, "THREADING_LAYER", "omp")
+    cache_compiled_kernels()
+    assert numba.config.THREADING_LAYER == "omp"
