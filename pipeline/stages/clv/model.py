@@ -5,18 +5,19 @@ A customer's purchase history is summarised as in the BTYD literature (``rfm_sum
 ``recency`` the weeks from the first to the last purchase, ``T`` the weeks from the first
 purchase to the end of the observation period and ``monetary_value`` the mean spend of the
 repeat purchase days. Time is in weeks because the library's default priors are scaled for
-it (in days, the prior on the purchase-rate scale pulls the fit away from the data). The Modified BG/NBD model (Batislam et al. 2007) gives orders and
-dropout; unlike the plain BG/NBD it lets a customer drop out right after the first order, so a
+it (in days, the prior on the purchase-rate scale pulls the fit away from the data). The
+Modified BG/NBD model (Batislam et al. 2007) gives orders and dropout; unlike the plain BG/NBD it lets a customer drop out right after the first order, so a
 single order long ago does not mean "certainly still active". The Gamma-Gamma model gives the
 expected order value; it is fitted on repeat customers with a positive mean order value, and a
 customer without one (a single order, or only zero-spend repeat orders) gets the model's
-population mean. Both are fitted by MAP (no sampling) with the library's default priors.
+population mean. Both are fitted by MAP (no sampling) with the library's default priors, but
+for the persona coefficients (see :func:`_coefficient_priors`).
 
 Customers of different personas buy and lapse at different rates; one population prior for
 all of them would pull a lapsing persona towards the loyal majority (seen on generated data: a
 persona that had stopped buying months ago came out 71 % active). The persona is therefore a
-covariate of both the purchase and the dropout rate (one indicator column per persona, the
-customers outside the run's personas as the reference level).
+covariate of both the purchase and the dropout rate (one indicator column per persona, see
+:func:`with_personas` for the reference level).
 """
 
 from __future__ import annotations
@@ -74,8 +75,8 @@ def _quiet_pytensor() -> Iterator[Any]:
 
 
 def purchase_history(transactions: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
-    """Per customer with a purchase on or before ``end``: frequency, recency, T (days) and
-    monetary_value, as the BTYD models expect them (recency and T in weeks; see the module
+    """Per customer with a purchase on or before ``end``: frequency (repeat purchase days),
+    recency and T (weeks) and monetary_value, as the BTYD models expect them (see the module
     docstring)."""
     _pytensor_defaults()
     from pymc_marketing.clv.utils import rfm_summary
@@ -174,20 +175,27 @@ def score_customers(models: FittedModels, history: pd.DataFrame, horizon_months:
     of the history), ``expected_orders`` and ``expected_spend`` over the horizon, the expected
     ``order_value`` and ``clv`` (the horizon's spend, discounted monthly)."""
     data = _order_data(models, history)
-    valued = (history["frequency"] > 0) & (history["monetary_value"] > 0)
-    spend_in = pd.DataFrame({"customer_id": history["customer_id"],
-                             "frequency": history["frequency"].where(valued, 0.0),
-                             "monetary_value": history["monetary_value"].where(valued, 1.0)})
+    order_value = order_values(models, history)
     with _quiet_pytensor() as clv:
         p_active = _values(models.orders.expected_probability_alive(data=data))
         orders = _values(models.orders.expected_purchases(data=data, future_t=horizon_months * WEEKS_PER_MONTH))
-        order_value = _values(models.spend.expected_customer_spend(data=spend_in))
         value = _values(clv.customer_lifetime_value(
             models.orders, data.assign(future_spend=order_value), future_t=horizon_months,
             discount_rate=monthly_discount_rate, time_unit="W"))
     return pd.DataFrame({"customer_id": history["customer_id"].to_numpy(), "p_active": p_active,
                          "expected_orders": orders, "order_value": order_value,
                          "expected_spend": orders * order_value, "clv": value})
+
+
+def order_values(models: FittedModels, history: pd.DataFrame) -> np.ndarray:
+    """Expected order value of each customer of ``history``: the spend model's estimate from
+    the customer's repeat orders, the population mean for a customer without a positive one."""
+    valued = (history["frequency"] > 0) & (history["monetary_value"] > 0)
+    spend_in = pd.DataFrame({"customer_id": history["customer_id"],
+                             "frequency": history["frequency"].where(valued, 0.0),
+                             "monetary_value": history["monetary_value"].where(valued, 1.0)})
+    with _quiet_pytensor():
+        return _values(models.spend.expected_customer_spend(data=spend_in))
 
 
 def expected_orders(models: FittedModels, history: pd.DataFrame, days: float) -> np.ndarray:

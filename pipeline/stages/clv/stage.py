@@ -131,7 +131,7 @@ def estimate_clv(transactions: pd.DataFrame, segments: pd.DataFrame, end: pd.Tim
     doc = {
         "status": "fitted", "settings": _settings(cfg, holdout), "history": known,
         "model": {"library": f"pymc-marketing {version('pymc-marketing')}", "fit": "MAP",
-                  "orders": "ModifiedBetaGeoModel", "spend": "GammaGammaModel",
+                  "orders": type(models.orders).__name__, "spend": type(models.spend).__name__,
                   "covariates": "persona (purchase and dropout rates)",
                   "fitted_on": models.fitted_on, "spend_fitted_on": models.spend_fitted_on,
                   "parameters": models.parameters()},

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segment_report.pipeline.stages.clv.model import (expected_orders, fit_models, purchase_history,
-                                                      score_customers, with_personas)
+from segment_report.pipeline.stages.clv.model import (expected_orders, fit_models, order_values,
+                                                      purchase_history, with_personas)
 
 DECILES = 10
 
@@ -47,10 +47,9 @@ def validate(transactions: pd.DataFrame, segment_of: pd.Series, end: pd.Timestam
     history = with_personas(purchase_history(transactions, cutoff), segment_of)
     models = fit_models(history, sample_size, seed)
     days = float((end - cutoff).days)
-    scored = score_customers(models, history, holdout_months, 0.0)
     predicted = pd.DataFrame({"customer_id": history["customer_id"],
                               "predicted_orders": expected_orders(models, history, days),
-                              "order_value": scored["order_value"].to_numpy()})
+                              "order_value": order_values(models, history)})
     predicted["predicted_spend"] = predicted["predicted_orders"] * predicted["order_value"]
     actual = holdout_outcomes(transactions, cutoff, end)
     both = predicted.merge(actual, left_on="customer_id", right_index=True, how="left").fillna(
