@@ -178,7 +178,9 @@ def test_cli_generate(tmp_path):
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"n_personas": 8}, "n_personas"),
-    ({"n_transactions": 10}, r"n_transactions.*\[1000, 2000000\]"),
+    ({"n_transactions": 10}, r"n_transactions.*\[1000, 10000000\]"),
+    ({"n_transactions": 10_000_001}, r"n_transactions.*\[1000, 10000000\]"),
+    ({"parts": "weekly"}, r"'parts' must be 'none' or 'monthly'; got 'weekly'"),
     ({"end_date": "31/10/2026"}, "end_date"),
     ({"review_share": 1.5}, "review_share"),
 ])

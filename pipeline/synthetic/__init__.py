@@ -7,6 +7,14 @@ Retail Transactional Dataset, or customers + transactions + reviews tables), a
 seed give byte-identical files. Everything is vectorised (Arrow for the string columns):
 2M transactions take about 15-20 s of CPU (see ``benchmarks/RESULTS.md``).
 
+Scale: up to 10M transactions. The customers, transactions and reviews are drawn in memory
+(all random draws, the mess included, in one fixed order), but the transaction-sized table
+(retail_data.csv, or transactions.csv) is built from them and written ``CHUNK_ROWS`` rows at
+a time (:class:`~segment_report.pipeline.synthetic.frames.RowSource`), so its text is never
+held whole; the bytes are those of building and writing it in one go. With
+``parts="monthly"`` that table (and reviews.csv in mode ``tables``) is written as a folder of
+monthly CSV parts instead (see :class:`GenerateConfig`).
+
 Planted ground truth
 --------------------
 Personas (4-7, the first ``n_personas`` of :data:`PERSONAS`). Each customer belongs to one

@@ -56,12 +56,10 @@ def _truth(cfg: GenerateConfig, personas: tuple[Persona, ...], cust: dict, tx: d
     state_sent = pd.Series(cust["sentiment"][is_us]).groupby(cust["state_code"][is_us]).mean()
     return {
         "generator": {"command": "segment-report generate", "version": __version__,
-                      "config": asdict(cfg)},
+                      "config": _config_fields(cfg)},
         "window": {"start": start.strftime("%Y-%m-%d"), "end": end.strftime("%Y-%m-%d"),
                    "days": int((end - start).days) + 1},
-        "files": {k: v for k, v in {"retail_table": "retail_data.csv", "customers": "customers.csv",
-                                    "transactions": "transactions.csv",
-                                    "reviews": "reviews.csv"}.items() if k in data_keys},
+        "files": {k: v for k, v in data_file_names(cfg).items() if k in data_keys},
         "categories": list(CATEGORIES),
         "category_base_price": dict(zip(CATEGORIES, CATEGORY_BASE_PRICE)),
         "personas": persona_list,
@@ -146,3 +144,26 @@ def _planted_lifetimes(personas: tuple[Persona, ...], cust: dict, tx: dict) -> d
                        "monthly_order_rate)",
         "personas": by_persona,
     }
+
+
+def data_file_names(cfg: GenerateConfig) -> dict[str, str]:
+    """The data file of each table, relative to the output folder; a folder of monthly parts
+    (with a trailing ``/``) for the tables that ``cfg.parts == "monthly"`` splits."""
+    names = {"retail_table": "retail_data.csv", "customers": "customers.csv",
+             "transactions": "transactions.csv", "reviews": "reviews.csv"}
+    if cfg.parts == "monthly":
+        names.update({k: names[k].removesuffix(".csv") + "/" for k in PARTED_TABLES})
+    return names
+
+
+PARTED_TABLES = ("retail_table", "transactions", "reviews")
+"""The tables that ``parts="monthly"`` writes as folders of monthly parts."""
+
+
+def _config_fields(cfg: GenerateConfig) -> dict:
+    """The config as recorded in ground_truth.json; ``parts`` only when not the default, so
+    that single-file datasets keep the bytes they had before the field existed."""
+    fields = asdict(cfg)
+    if fields["parts"] == "none":
+        del fields["parts"]
+    return fields
