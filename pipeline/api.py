@@ -157,7 +157,8 @@ def _config(config: Config | str | Path | Mapping[str, Any] | None, overrides: d
 
 def run(config: Config | str | Path | Mapping[str, Any] | None = None, *, period: str | None = None,
         out: str | Path | None = None, input: str | Path | None = None, force: bool = False,
-        email: bool = False, recipients: tuple[str, ...] = (), **overrides: Any) -> Run:
+        email: bool = False, recipients: tuple[str, ...] = (), engine: str | None = None,
+        scheduler: str | None = None, **overrides: Any) -> Run:
     """Run the whole pipeline for one period and publish its reports.
 
     Args:
@@ -169,6 +170,9 @@ def run(config: Config | str | Path | Mapping[str, Any] | None = None, *, period
         force: recompute an up-to-date period, re-score cached reviews, refit the segments.
         email: e-mail the executive PDF when the quality gates pass.
         recipients: addresses for ``email`` (default ``email.to``).
+        engine: ``"local"`` or ``"dask"`` (overrides ``engine``).
+        scheduler: the address of a running Dask scheduler (overrides ``dask.scheduler`` and
+            implies ``engine="dask"``); ``engine="dask"`` without it starts a LocalCluster.
         **overrides: any config key in dotted form with ``__`` for the dots, e.g.
             ``segments__min_cluster_size=40``.
 
@@ -183,7 +187,8 @@ def run(config: Config | str | Path | Mapping[str, Any] | None = None, *, period
     from segment_report.pipeline.runner import run_pipeline
 
     flat = {k.replace("__", "."): v for k, v in overrides.items()}
-    flat.update({"run.period": period, "run.out_dir": out, "input.path": input})
+    flat.update({"run.period": period, "run.out_dir": out, "input.path": input,
+                 "engine": "dask" if scheduler else engine, "dask.scheduler": scheduler})
     result = run_pipeline(_config(config, flat),
                           force=force, email=email, recipients=tuple(recipients))
     return Run(result.run_dir)

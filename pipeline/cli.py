@@ -63,7 +63,8 @@ def config_options(func: Callable) -> Callable:
     @click.option("--config", "config_path", type=click.Path(path_type=Path),
                   help="YAML configuration file (see config.example.yaml).")
     @click.option("--input", "input_path", type=click.Path(path_type=Path),
-                  help="Retail table (CSV or Parquet); overrides input.path.")
+                  help="Retail table: a CSV or Parquet file, a glob ('exports/*.csv') or a folder of "
+                       "parts; overrides input.path.")
     @click.option("--out", "out_dir", type=click.Path(path_type=Path),
                   help="Output root; the run folder is OUT/PERIOD. Overrides run.out_dir.")
     @click.option("--period", help="Month to analyse: YYYY-MM, 'last' or 'all'. Overrides run.period.")
@@ -71,6 +72,24 @@ def config_options(func: Callable) -> Callable:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         return func(*args, **kwargs)
+
+    return wrapper
+
+
+def engine_options(func: Callable) -> Callable:
+    """--engine and --scheduler: where the partitioned work runs (README "Running on a cluster")."""
+
+    @click.option("--engine", type=click.Choice(["local", "dask"]),
+                  help="local: in this process (default); dask: on a Dask cluster. Overrides engine.")
+    @click.option("--scheduler", metavar="ADDRESS",
+                  help="A running Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --engine dask); "
+                       "without it --engine dask starts a cluster on this machine. Overrides dask.scheduler.")
+    @functools.wraps(func)
+    def wrapper(*args: Any, engine: str | None, scheduler: str | None, **kwargs: Any) -> Any:
+        if scheduler and engine == "local":
+            raise click.UsageError("--scheduler is only used with --engine dask")
+        return func(*args, engine_overrides={"engine": "dask" if scheduler else engine,
+                                             "dask.scheduler": scheduler}, **kwargs)
 
     return wrapper
 
@@ -126,13 +145,14 @@ def generate(out_dir: Path, mode: str, n_transactions: int, months: int, end_dat
 
 @cli.command(epilog=_example("segment-report validate --input data/retail_data.csv --out reports-out"))
 @config_options
+@engine_options
 def validate(config_path: Path | None, input_path: Path | None, out_dir: Path | None,
-             period: str | None, seed: int | None) -> None:
+             period: str | None, seed: int | None, engine_overrides: dict[str, Any]) -> None:
     """Check inputs against the contract and write quarantine.csv; no modelling."""
     from segment_report.pipeline.runner import validate_inputs
 
     cfg = _load(config_path, **{"input.path": input_path, "run.out_dir": out_dir,
-                                "run.period": period, "seed": seed})
+                                "run.period": period, "seed": seed, **engine_overrides})
     report = validate_inputs(cfg)
     click.echo(report.summary())
 
@@ -140,8 +160,10 @@ def validate(config_path: Path | None, input_path: Path | None, out_dir: Path | 
 @cli.command(epilog=_example(
     "segment-report run --config segment-report.yaml --period 2026-10\n"
     "segment-report run --config segment-report.yaml --period last --email --to cfo@example.com\n"
-    "segment-report run --config segment-report.yaml --period 2026-11 --reuse-model reports-out/2026-10"))
+    "segment-report run --config segment-report.yaml --period 2026-11 --reuse-model reports-out/2026-10\n"
+    "segment-report run --config segment-report.yaml --engine dask --scheduler tcp://10.0.0.5:8786"))
 @config_options
+@engine_options
 @click.option("--reuse-model", type=click.Path(path_type=Path),
               help="A previous run folder: assign customers to its segments instead of refitting.")
 @click.option("--deterministic/--no-deterministic", default=None,
@@ -158,7 +180,7 @@ def validate(config_path: Path | None, input_path: Path | None, out_dir: Path | 
 def run(config_path: Path | None, input_path: Path | None, out_dir: Path | None,
         period: str | None, seed: int | None, reuse_model: Path | None,
         deterministic: bool | None, force: bool, send_email: bool, recipients: tuple[str, ...],
-        no_gates: bool) -> None:
+        no_gates: bool, engine_overrides: dict[str, Any]) -> None:
     """Run the full pipeline for a period, then publish the reports.
 
     Exit codes: 0 ok, 1 internal error, 2 bad input or configuration, 3 a quality gate held the
@@ -170,7 +192,7 @@ def run(config_path: Path | None, input_path: Path | None, out_dir: Path | None,
                                 "run.period": period, "seed": seed,
                                 "segments.reuse_model": reuse_model,
                                 "segments.deterministic": deterministic,
-                                "gates.enabled": False if no_gates else None})
+                                "gates.enabled": False if no_gates else None, **engine_overrides})
     if recipients and not send_email:
         raise click.UsageError("--to is only used with --email")
     result = run_pipeline(cfg, force=force, email=send_email, recipients=recipients)

@@ -481,10 +481,31 @@ class GatesConfig(StrictModel):
     min_rated_reviews: int = Field(50, ge=1)
 
 
+class DaskConfig(StrictModel):
+    """Where ``engine: dask`` runs (README "Running on a cluster").
+
+    ``scheduler``: the address of a running Dask scheduler (``tcp://host:8786``); empty starts
+    a LocalCluster of ``n_workers`` worker processes (default: one per core) with
+    ``threads_per_worker`` threads and ``memory_limit`` each (``auto``: the machine's memory
+    shared out, or e.g. ``6GB``). ``connect_timeout_s``: how long to wait for the scheduler
+    before giving up with exit code 2.
+    """
+
+    scheduler: str | None = None
+    n_workers: int | None = Field(None, ge=1, le=512)
+    threads_per_worker: int = Field(1, ge=1, le=64)
+    memory_limit: str = "auto"
+    connect_timeout_s: float = Field(10.0, gt=0, le=600)
+
+
 class Config(StrictModel):
     """The whole configuration tree."""
 
     seed: int = 42
+    #: ``local`` runs every stage in this process; ``dask`` runs the partitioned stages on a
+    #: Dask cluster (``dask`` section), with the same run folder.
+    engine: Literal["local", "dask"] = "local"
+    dask: DaskConfig = DaskConfig()
     input: InputConfig = InputConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     run: RunConfig = RunConfig()

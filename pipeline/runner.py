@@ -25,7 +25,9 @@ from segment_report.pipeline.config import Config, config_to_dict, load_config
 from segment_report.pipeline.errors import (QualityGateError, SegmentReportError, is_disk_error,
                                             os_error_to_input_error,
                                             os_errors_as)
-from segment_report.pipeline.stages.features import build_customer_features, resolve_window
+from segment_report.pipeline.engine import Executor, open_executor
+from segment_report.pipeline.stages.features import (build_customer_features, build_features_partitioned,
+                                                     resolve_window)
 from segment_report.pipeline.stages.ingest.stage import IngestResult, ingest
 from segment_report.pipeline.io.geometry import load_regions
 from segment_report.pipeline.io.publish import (RunLock, Terminated, publish, recover, remove_if_empty,
@@ -56,8 +58,12 @@ class Stage:
 # imported inside the stage that needs them.
 
 def _features(cfg: Config, transactions: pd.DataFrame, customer_records: pd.DataFrame,
-              review_records: pd.DataFrame, window: Any) -> Artefacts:
-    customers = build_customer_features(transactions, customer_records, review_records, window)
+              review_records: pd.DataFrame, window: Any, executor: Executor) -> Artefacts:
+    if executor.slots > 1:  # slices of customers, two per worker thread so that none waits long
+        customers = build_features_partitioned(executor, transactions, customer_records, review_records,
+                                               window, 2 * executor.slots)
+    else:
+        customers = build_customer_features(transactions, customer_records, review_records, window)
     dated = review_records["date"]
     in_window = dated.isna() | ((dated > window.start) & (dated < window.end + pd.Timedelta(days=1)))
     reviews = review_records[in_window & review_records["customer_id"].isin(customers["customer_id"])]
@@ -79,11 +85,12 @@ def _sentiment(cfg: Config, customers: pd.DataFrame, reviews: pd.DataFrame, wind
             "data_quality": {**data_quality, "review_text": result.text_quality}}
 
 
-def _segments(cfg: Config, customers: pd.DataFrame, previous_segment_model: Any) -> Artefacts:
+def _segments(cfg: Config, customers: pd.DataFrame, previous_segment_model: Any, executor: Executor) -> Artefacts:
     from segment_report.pipeline.stages.segments.stage import segment_customers
 
     previous, reuse = previous_segment_model
-    result = segment_customers(customers, cfg.segments, cfg.seed, previous=previous, reuse=reuse)
+    result = segment_customers(customers, cfg.segments, cfg.seed, previous=previous, reuse=reuse,
+                               executor=executor)
     logger.info("segments: %d personas", result.summary.get("n_segments", len(result.segments)))
     return {"customers": customers.merge(result.assignments, on="customer_id", how="left"),
             "segment_model": result.model, "segments": result.to_json(),
@@ -133,14 +140,15 @@ def _gates(cfg: Config, **documents: Any) -> Artefacts:
 
 #: What the runner hands the stages before the first one runs (see ``_inputs``).
 INPUTS: tuple[str, ...] = ("transactions", "customer_records", "review_records", "quarantine", "data_quality",
-                           "window", "sentiment_state", "previous_segment_model", "previous_run", "regions")
+                           "window", "sentiment_state", "previous_segment_model", "previous_run", "regions",
+                           "executor")
 
 STAGES: tuple[Stage, ...] = (
-    Stage("features", _features, ("transactions", "customer_records", "review_records", "window"),
+    Stage("features", _features, ("transactions", "customer_records", "review_records", "window", "executor"),
           ("customers", "reviews")),
     Stage("sentiment", _sentiment, ("customers", "reviews", "window", "sentiment_state", "data_quality"),
           ("customers", "reviews", "customer_sentiment", "sentiment", "data_quality")),
-    Stage("segments", _segments, ("customers", "previous_segment_model"),
+    Stage("segments", _segments, ("customers", "previous_segment_model", "executor"),
           ("customers", "segment_model", "segments", "segment_assignments")),
     Stage("drivers", _drivers, ("customers",), ("drivers", "shap_values")),
     # after drivers: the value model must not see the CLV columns (they predict spend)
@@ -248,7 +256,8 @@ def validate_inputs(cfg: Config) -> ValidationReport:
         InputDataError / ConfigError: fatal input or configuration problems.
         OutputError: the output folder cannot be written.
     """
-    result = ingest(cfg.input, cfg.privacy)
+    with open_executor(cfg) as executor:
+        result = ingest(cfg.input, cfg.privacy, executor)
     out = Path(cfg.run.out_dir) / "validation"
     with os_errors_as("cannot create the output folder", role="output", path=out):
         out.mkdir(parents=True, exist_ok=True)
@@ -267,6 +276,7 @@ class _Run:
     input_hashes: dict[Path, str]
     window: Any
     timings: dict[str, float]
+    executor: Executor
 
     @property
     def out(self) -> Path:
@@ -288,6 +298,7 @@ def _manifest(run: _Run, data: Artefacts, started: dt.datetime, wall: float, fin
                        "customers_in_window": int(len(customers)) if customers is not None else 0,
                        "reviews": int(len(run.ingested.reviews))},
         "stage_seconds": run.timings,
+        "engine": run.executor.describe(),
         "versions": library_versions(),
         "stages": [{"name": "ingest", "reads": ["input files"],
                     "writes": ["transactions", "customer_records", "review_records", "quarantine", "data_quality"]},
@@ -368,7 +379,8 @@ def _fingerprint(run: _Run) -> str:
 
     previous = previous_run_dir(run.out, run.window.label)
     prev_print = read_json(previous / "manifest.json").get("fingerprint") if previous else None
-    config = {k: v for k, v in config_to_dict(run.cfg).items() if k != "email"}  # delivery only
+    # e-mail is delivery only; the engine changes where the work runs, not its outputs
+    config = {k: v for k, v in config_to_dict(run.cfg).items() if k not in ("email", "engine", "dask")}
     # input files count by content (hashed above), not by where they are; nor does out_dir
     config["run"].pop("out_dir")
     for section in (config["input"], *(t for t in config["input"].values() if isinstance(t, dict))):
@@ -430,20 +442,22 @@ def run_pipeline(cfg: Config, force: bool = False, email: bool = False,
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-    ingested = ingest(cfg.input, cfg.privacy)
-    timings["ingest"] = round(time.perf_counter() - t0, 3)
-    window = resolve_window(ingested.transactions["date"], cfg.run.period, cfg.run.lookback_months)
-    run = _Run(cfg, force, ingested, {p: file_sha256(p) for p in ingested.input_files}, window, timings)
-    final = RunFolder(run.out / window.label)
-    with RunLock(run.out, window.label), terminate_on_signals():
-        recover(run.out, window.label)
-        fingerprint = _fingerprint(run)
-        if not force and _up_to_date(final, fingerprint):
-            logger.info("%s is up to date (same inputs, config and code); nothing recomputed "
-                        "(--force re-runs it)", final.root)
-            result = _existing_result(final, time.perf_counter() - t0)
-        else:
-            result = _build_and_publish(run, final, started, t0, fingerprint)
+    with open_executor(cfg) as executor:
+        ingested = ingest(cfg.input, cfg.privacy, executor)
+        timings["ingest"] = round(time.perf_counter() - t0, 3)
+        window = resolve_window(ingested.transactions["date"], cfg.run.period, cfg.run.lookback_months)
+        run = _Run(cfg, force, ingested, {p: file_sha256(p) for p in ingested.input_files}, window, timings,
+                   executor)
+        final = RunFolder(run.out / window.label)
+        with RunLock(run.out, window.label), terminate_on_signals():
+            recover(run.out, window.label)
+            fingerprint = _fingerprint(run)
+            if not force and _up_to_date(final, fingerprint):
+                logger.info("%s is up to date (same inputs, config and code); nothing recomputed "
+                            "(--force re-runs it)", final.root)
+                result = _existing_result(final, time.perf_counter() - t0)
+            else:
+                result = _build_and_publish(run, final, started, t0, fingerprint)
     _finish_gates_and_email(cfg, final, email, recipients)
     return result
 
@@ -473,7 +487,8 @@ def _inputs(run: _Run, scores: Any) -> Artefacts:
             "sentiment_state": SentimentState(scores, _cache_dir(run), refresh=run.force),
             "previous_segment_model": _previous_segment_model(cfg, label, run.force),
             "previous_run": load_previous_run(run.out, label),
-            "regions": load_regions(cfg.geography.geojson, cfg.geography.key_column, cfg.geography.name_column)}
+            "regions": load_regions(cfg.geography.geojson, cfg.geography.key_column, cfg.geography.name_column),
+            "executor": run.executor}
     assert tuple(data) == INPUTS
     return data
 

@@ -35,9 +35,11 @@ def test_missing_file(runner, tmp_path):
     _assert_clean_failure(result, "nope.csv", "file not found", "expected:", "fix:")
 
 
-def test_folder_instead_of_file(runner, tmp_path):
+def test_folder_without_parts(runner, tmp_path):
+    """A folder is read as parts; one with no CSV or Parquet file in it is a clear error."""
+    (tmp_path / "notes.txt.bak").write_text("not data")
     result = _run(runner, tmp_path, tmp_path)
-    _assert_clean_failure(result, "is a folder", "fix:")
+    _assert_clean_failure(result, "folder holds no CSV or Parquet file", "fix:")
 
 
 def test_empty_file(runner, tmp_path):

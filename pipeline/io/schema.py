@@ -105,6 +105,9 @@ class Manifest(Document):
     versions: dict[str, str]
     stages: list[StageRecord]
     fingerprint: str | None = None
+    #: what ran the partitioned work: ``name`` (local | dask), workers, threads; for dask the
+    #: scheduler and the dashboard link (absent in runs made before engines)
+    engine: dict[str, Any] | None = None
 
 
 class Status(Document):

@@ -80,9 +80,15 @@ def category_slug(name: str) -> str:
 
 
 def build_customer_features(transactions: pd.DataFrame, customers: pd.DataFrame,
-                            reviews: pd.DataFrame, window: Window) -> pd.DataFrame:
+                            reviews: pd.DataFrame, window: Window,
+                            categories: list[str] | None = None) -> pd.DataFrame:
     """One row per customer with an order in the window: RFM, basket, tenure, category mix,
-    demographics and review count (see the module docstring for every column)."""
+    demographics and review count (see the module docstring for every column).
+
+    ``categories``: the category columns to give (a share of 0 for those a customer never
+    bought); default, the categories bought in the window. A slice of the customers gets the
+    columns of all of them this way.
+    """
     end_of_day = window.end + pd.Timedelta(days=1)
     history = transactions[transactions["date"] < end_of_day]
     tx = history[history["date"] > window.start]
@@ -112,7 +118,8 @@ def build_customer_features(transactions: pd.DataFrame, customers: pd.DataFrame,
         zero = total <= 0
         shares.loc[zero] = counts.loc[zero].div(counts.loc[zero].sum(axis=1), axis=0)
         shares = shares.reindex(feats.index).fillna(0.0)
-        shares = shares[sorted(shares.columns)]
+        shares = shares.reindex(columns=sorted(shares.columns) if categories is None else categories,
+                                fill_value=0.0)
         top = shares.idxmax(axis=1).astype("string")
         shares.columns = [f"cat_share_{category_slug(c)}" for c in shares.columns]
         feats = feats.join(shares)
@@ -130,3 +137,38 @@ def build_customer_features(transactions: pd.DataFrame, customers: pd.DataFrame,
         feats["review_count"] = 0
     feats.index.name = "customer_id"
     return feats.reset_index()
+
+
+def window_categories(transactions: pd.DataFrame, window: Window) -> list[str] | None:
+    """The categories bought in the window, sorted (``None`` without a category column)."""
+    if "category" not in transactions.columns:
+        return None
+    dates = transactions["date"]
+    in_window = (dates > window.start) & (dates < window.end + pd.Timedelta(days=1))
+    return sorted(transactions.loc[in_window, "category"].fillna("Unknown").unique())
+
+
+def customer_slices(ids: pd.Series, n: int) -> np.ndarray:
+    """Which of ``n`` slices each customer id falls in: a hash of the id, so that every row of
+    one customer, in any table, lands in the same slice."""
+    return (pd.util.hash_pandas_object(ids.astype("string"), index=False).to_numpy() % np.uint64(n)).astype(int)
+
+
+def build_features_partitioned(executor, transactions: pd.DataFrame, customers: pd.DataFrame,
+                               reviews: pd.DataFrame, window: Window, n_slices: int) -> pd.DataFrame:
+    """:func:`build_customer_features` on ``n_slices`` slices of the customers, each a task of
+    ``executor``; the same table as one call (every feature is one customer's)."""
+    dates = transactions["date"]
+    active = transactions.loc[(dates > window.start) & (dates < window.end + pd.Timedelta(days=1)),
+                              "customer_id"].unique()
+    transactions = transactions[transactions["customer_id"].isin(active)]
+    tx_slice = customer_slices(transactions["customer_id"], n_slices)
+    c_slice = customer_slices(customers["customer_id"], n_slices)
+    r_slice = customer_slices(reviews["customer_id"], n_slices)
+    used = sorted(set(tx_slice))
+    futures = executor.map(build_customer_features,
+                           [transactions[tx_slice == i] for i in used], [customers[c_slice == i] for i in used],
+                           [reviews[r_slice == i] for i in used],
+                           window=window, categories=window_categories(transactions, window))
+    parts = executor.gather(futures)
+    return pd.concat(parts, ignore_index=True).sort_values("customer_id", kind="stable").reset_index(drop=True)

@@ -47,6 +47,14 @@ class RawTable:
     #: rows with a field over the size limit: frame index -> {column: bytes}; the value in the
     #: frame is replaced by a short placeholder so it is never copied anywhere
     oversized: dict[int, dict[str, int]] = field(default_factory=dict)
+    #: how the file is named in the quarantine and data-quality counts (default: its name;
+    #: a part of a folder: its path inside the folder)
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        """The file's label, else its name."""
+        return self.label or self.path.name
 
 
 def file_sha256(path: Path) -> str:

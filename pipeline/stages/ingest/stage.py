@@ -30,7 +30,10 @@ from segment_report.pipeline.constants import INCOME_BAND_EDGES, INCOME_BANDS
 from segment_report.pipeline.errors import InputDataError
 from segment_report.pipeline.stages.ingest.privacy import (PII_FIELDS, hash_ids, resolve_salt, scrub_text,
                                                            scrub_texts)
+from segment_report.pipeline.engine import Executor, LocalExecutor
 from segment_report.pipeline.stages.ingest.readers import RawTable, read_raw_table
+from segment_report.pipeline.stages.ingest.sources import (duplicates_across, input_parts,
+                                                           repeated_ids_across, row_hashes)
 from segment_report.pipeline.states import CODE_TO_NAME, normalise_states
 
 # --------------------------------------------------------------------------- reasons
@@ -374,10 +377,10 @@ class _Rejects:
         self._scrub_free_text(base)
         codes = [";".join(dict.fromkeys(c for c, _ in self.rows[i])) for i in idx]
         texts = ["; ".join(t for _, t in self.rows[i]) for i in idx]
-        meta = pd.DataFrame({"source_file": self.raw.path.name, "row": idx + 1,
+        meta = pd.DataFrame({"source_file": self.raw.name, "row": idx + 1,
                              "reason_code": codes, "reason": texts}, index=idx)
         malformed = pd.DataFrame([{
-            "source_file": self.raw.path.name, "row": pd.NA, "reason_code": "malformed_line",
+            "source_file": self.raw.name, "row": pd.NA, "reason_code": "malformed_line",
             "reason": f"line {line['line'] or '?'}: {line['actual_fields']} fields, expected "
                       f"{line['expected_fields']} (text not copied: it may hold personal data)"}
             for line in self.raw.malformed_lines], columns=list(meta.columns))
@@ -401,7 +404,7 @@ def _missing(frame: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, int]:
 # --------------------------------------------------------------------------- transactions
 
 def _parse_transactions(frame: pd.DataFrame, cfg: InputConfig, rejects: _Rejects,
-                        stats: dict[str, Any]) -> pd.DataFrame:
+                        stats: dict[str, Any], id_prefix: str = "row-") -> pd.DataFrame:
     """Parse and validate transaction fields in place; flag unusable rows in ``rejects``."""
     out = pd.DataFrame(index=frame.index)
     out["customer_id"] = normalise_customer_id(frame["customer_id"])
@@ -446,7 +449,7 @@ def _parse_transactions(frame: pd.DataFrame, cfg: InputConfig, rejects: _Rejects
     else:
         out["transaction_id"] = pd.Series(pd.NA, index=frame.index, dtype=STR)
     missing_id = out["transaction_id"].isna()
-    out.loc[missing_id, "transaction_id"] = "row-" + (out.index[missing_id] + 1).astype(str)
+    out.loc[missing_id, "transaction_id"] = id_prefix + (out.index[missing_id] + 1).astype(str)
     return out
 
 
@@ -525,19 +528,22 @@ def _scrub_reviews(reviews: pd.DataFrame, pii: pd.DataFrame, privacy: PrivacyCon
     return reviews
 
 
-# --------------------------------------------------------------------------- modes
+# --------------------------------------------------------------------------- parts
 
-def _read(path: Path | None, what: str, cfg: InputConfig) -> RawTable:
-    if path is None:
-        raise InputDataError(f"no {what} file given",
-                             expected="input.path in the config or --input FILE",
-                             fix="segment-report run --input retail_data.csv (or set input.path)")
-    return read_raw_table(Path(path), what, cfg.encoding, cfg.max_field_bytes)
+def _read_part(path: Path, label: str, what: str, cfg: InputConfig) -> RawTable:
+    raw = read_raw_table(Path(path), what, cfg.encoding, cfg.max_field_bytes)
+    raw.label = label
+    return raw
 
 
-def _dedupe(raw: RawTable, key: str | None = None) -> tuple[pd.DataFrame, int]:
-    """Drop exact duplicate rows. Exact duplicates share their id column, so only rows with a
-    repeated id (when there is one) are compared in full, which is much cheaper on wide files."""
+def _part_hashes(raw: RawTable) -> pd.DataFrame:
+    return row_hashes(raw.frame)
+
+
+def _duplicate_rows(raw: RawTable, key: str | None = None) -> pd.Index:
+    """The exact duplicate rows of one file (the first copy is kept). Exact duplicates share
+    their id column, so only rows with a repeated id (when there is one) are compared in full,
+    which is much cheaper on wide files."""
     frame = raw.frame
     if key is not None and key in frame.columns:
         candidates = frame[key].duplicated(keep=False).to_numpy()
@@ -546,8 +552,68 @@ def _dedupe(raw: RawTable, key: str | None = None) -> tuple[pd.DataFrame, int]:
             dup[candidates] = frame[candidates].duplicated(keep="first").to_numpy()
     else:
         dup = frame.duplicated(keep="first").to_numpy()
-    n_dup = int(dup.sum())
-    return (frame[~dup] if n_dup else frame), n_dup
+    return frame.index[dup]
+
+
+@dataclass
+class _Source:
+    """One input table, read: a handle per part (the executor's: the RawTable itself, or a
+    future on a worker), and per part the duplicate rows to drop (``None``: one part, found
+    while opening it)."""
+
+    raws: list[Any]
+    drops: list[pd.Index | None]
+    labels: list[str]
+    paths: list[Path]
+    label: str
+
+    @property
+    def multi(self) -> bool:
+        return len(self.raws) > 1
+
+
+def _read_source(ex: Executor, path: Path | None, what: str, cfg: InputConfig) -> _Source:
+    """Read every part of one input on the executor; with several parts, find the exact
+    duplicate rows across them from row hashes."""
+    if path is None:
+        raise InputDataError(f"no {what} file given",
+                             expected="input.path in the config or --input FILE",
+                             fix="segment-report run --input retail_data.csv (or set input.path)")
+    parts = input_parts(Path(path), what)
+    paths, labels = [p for p, _ in parts], [label for _, label in parts]
+    raws = ex.map(_read_part, paths, labels, what=what, cfg=cfg)
+    if len(parts) == 1:
+        return _Source(raws, [None], labels, paths, labels[0])
+    drops = duplicates_across(ex.gather(ex.map(_part_hashes, raws)))
+    return _Source(raws, drops, labels, paths, f"{Path(path).name} ({len(parts)} parts)")
+
+
+def _merge_counts(values: list[Any]) -> Any:
+    """One part's counts merged into all parts': numbers added, dicts merged key by key, lists
+    joined without repeats; anything else is the first part's."""
+    first = values[0]
+    if isinstance(first, bool) or not isinstance(first, (int, float, dict, list)):
+        return first
+    if isinstance(first, (int, float)):
+        return sum(values)
+    if isinstance(first, list):
+        return list(dict.fromkeys(v for value in values for v in value))
+    keys = list(dict.fromkeys(k for value in values for k in value))
+    return {k: _merge_counts([v[k] for v in values if k in v]) for k in keys}
+
+
+def _merge_stats(source: _Source, stats: list[dict[str, Any]]) -> dict[str, Any]:
+    """The counts of a source: its one file's, or every part's added up, with a line per part."""
+    if not source.multi:
+        return stats[0]
+    merged = _merge_counts(stats)
+    if "unknown_state_values" in merged:  # the ten most frequent, as for one file
+        top = sorted(merged["unknown_state_values"].items(), key=lambda kv: -kv[1])[:10]
+        merged["unknown_state_values"] = dict(top)
+    merged["file"] = source.label
+    merged["parts"] = [{k: s[k] for k in ("file", "rows_read", "rows_kept", "rows_quarantined",
+                                          "duplicates_dropped")} for s in stats]
+    return merged
 
 
 def _pii_sources(present: dict[str, str], extra: tuple[str, ...], frame: pd.DataFrame) -> set[str]:
@@ -565,16 +631,18 @@ class _Table:
     rejects: _Rejects
 
 
-def _open_table(path: Path | None, what: str, cfg: InputConfig, privacy: PrivacyConfig, mapping: Any,
-                required: tuple[str, ...], config_key: str, id_field: str | None) -> _Table:
-    """Read one file, map its columns, drop exact duplicates and start its reject list."""
-    raw = _read(path, what, cfg)
+def _open_table(raw: RawTable, drop: pd.Index | None, cfg: InputConfig, privacy: PrivacyConfig,
+                mapping: Any, required: tuple[str, ...], config_key: str, id_field: str | None) -> _Table:
+    """Map one file's columns, drop its exact duplicates (``drop``, else found here) and start
+    its reject list."""
     canon, present, absent = _map_columns(raw, mapping, required, config_key)
-    stats: dict[str, Any] = {"file": raw.path.name, "rows_read": len(raw.frame) + len(raw.malformed_lines),
+    stats: dict[str, Any] = {"file": raw.name, "rows_read": len(raw.frame) + len(raw.malformed_lines),
                              "malformed_lines": len(raw.malformed_lines), "columns_absent": absent}
-    unique, stats["duplicates_dropped"] = _dedupe(raw, present.get(id_field) if id_field else None)
-    if stats["duplicates_dropped"]:
-        canon = canon.loc[unique.index]
+    if drop is None:
+        drop = _duplicate_rows(raw, present.get(id_field) if id_field else None)
+    stats["duplicates_dropped"] = len(drop)
+    if len(drop):
+        canon = canon.drop(index=drop)
     rejects = _Rejects(raw, present, _pii_sources(present, cfg.extra_pii_columns, raw.frame), privacy)
     if raw.oversized:
         oversized = {i: cols for i, cols in raw.oversized.items() if i in canon.index}
@@ -596,13 +664,32 @@ def _finish_stats(table: _Table, kept: int) -> dict[str, Any]:
     return table.stats
 
 
-def _ingest_retail(cfg: InputConfig, privacy: PrivacyConfig
-                   ) -> tuple[dict[str, pd.DataFrame], list[_Rejects], dict, list[Path]]:
-    table = _open_table(cfg.path, "retail table", cfg, privacy, cfg.columns, ("customer_id", "date"), "input",
+@dataclass
+class _Part:
+    """What one part of a table gave: its kept rows (canonical tables), its quarantined rows
+    and its counts."""
+
+    tables: dict[str, pd.DataFrame]
+    quarantine: pd.DataFrame
+    stats: dict[str, Any]
+
+
+def _id_prefix(raw: RawTable, multi: bool, default: str) -> str:
+    """Ids made up for rows without one: ``row-12``, or ``2026-05.csv:row-12`` among parts."""
+    return f"{raw.name}:{default}" if multi else default
+
+
+# --------------------------------------------------------------------------- mode retail_table
+
+def _retail_part(raw: RawTable, drop: pd.Index | None, multi: bool, cfg: InputConfig,
+                 privacy: PrivacyConfig, salt: bytes | None) -> _Part:
+    """One part of the retail table: its transactions with each row's customer attributes,
+    its reviews, its quarantine."""
+    table = _open_table(raw, drop, cfg, privacy, cfg.columns, ("customer_id", "date"), "input",
                         "transaction_id")
     _require_amount(table, "map input.columns.total to the column holding the order amount")
-    raw, canon, stats, rejects = table.raw, table.canon, table.stats, table.rejects
-    tx = _parse_transactions(canon, cfg, rejects, stats)
+    canon, stats, rejects = table.canon, table.stats, table.rejects
+    tx = _parse_transactions(canon, cfg, rejects, stats, _id_prefix(raw, multi, "row-"))
     attrs = _parse_customer_attributes(canon, cfg, privacy, stats)
     kept_idx = tx.index.difference(rejects.index)
     rows = pd.concat([tx, attrs], axis=1).loc[kept_idx]
@@ -614,51 +701,130 @@ def _ingest_retail(cfg: InputConfig, privacy: PrivacyConfig
     reviews.insert(1, "customer_id", rows.loc[reviews.index, "customer_id"])
     reviews.insert(2, "transaction_id", rows.loc[reviews.index, "transaction_id"])
     reviews.insert(3, "date", rows.loc[reviews.index, "date"])
+    return _Part({"rows": rows, "reviews": reviews}, rejects.frame(salt, cfg.columns.customer_id),
+                 _finish_stats(table, len(kept_idx)))
+
+
+def _ingest_retail(ex: Executor, cfg: InputConfig, privacy: PrivacyConfig, salt: bytes | None
+                   ) -> tuple[dict[str, pd.DataFrame], list[pd.DataFrame], dict, list[Path]]:
+    source = _read_source(ex, cfg.path, "retail table", cfg)
+    parts = ex.gather(ex.map(_retail_part, source.raws, source.drops, multi=source.multi, cfg=cfg,
+                             privacy=privacy, salt=salt))
+    rows = _concat([p.tables["rows"] for p in parts])
     tables = {
         "transactions": rows[[c for c in TRANSACTION_FIELDS if c in rows.columns]],
+        # every part's rows at once: a customer's latest attributes may be in any part
         "customers": _customers_from_rows(rows),
-        "reviews": reviews,
+        "reviews": _concat([p.tables["reviews"] for p in parts]),
     }
-    return tables, [rejects], {"retail_table": _finish_stats(table, len(kept_idx))}, [raw.path]
+    stats = _merge_stats(source, [p.stats for p in parts])
+    return tables, [p.quarantine for p in parts], {"retail_table": stats}, source.paths
 
 
-def _ingest_tables(cfg: InputConfig, privacy: PrivacyConfig
-                   ) -> tuple[dict[str, pd.DataFrame], list[_Rejects], dict, list[Path]]:
-    all_rejects: list[_Rejects] = []
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Parts' rows in part order (one part: its frame as it is)."""
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- mode tables
+
+def _customer_ids(raw: RawTable, drop: pd.Index | None, cfg: InputConfig) -> pd.Series:
+    """One customers part's normalised ids, its duplicate rows left out."""
+    canon, _, _ = _map_columns(raw, cfg.table_columns("customers"), ("customer_id",), "input.customers")
+    if drop is None:
+        drop = _duplicate_rows(raw)
+    return normalise_customer_id(canon["customer_id"].drop(index=drop))
+
+
+def _customers_part(raw: RawTable, drop: pd.Index | None, repeated: pd.Index, cfg: InputConfig,
+                    privacy: PrivacyConfig, salt: bytes | None) -> _Part:
+    """One part of the customers table; ``repeated``: its rows whose id came before."""
+    table = _open_table(raw, drop, cfg, privacy, cfg.table_columns("customers"), ("customer_id",),
+                        "input.customers", None)
+    canon, stats, rejects = table.canon, table.stats, table.rejects
+    ids = normalise_customer_id(canon["customer_id"])
+    rejects.add(ids.isna(), "customer_id_missing", "customer_id")
+    rejects.add(pd.Series(ids.index.isin(repeated), index=ids.index), "duplicate_customer_id", "customer_id", ids)
+    attrs = _parse_customer_attributes(canon, cfg, privacy, stats)
+    attrs.insert(0, "customer_id", ids)
+    kept = attrs.index.difference(rejects.index)
+    pii = canon.loc[kept, [c for c in PII_FIELDS if c in canon.columns]]
+    pii.index = attrs.loc[kept, "customer_id"].to_numpy()
+    return _Part({"customers": attrs.loc[kept], "pii": pii},
+                 rejects.frame(salt, cfg.table_columns("customers").customer_id), _finish_stats(table, len(kept)))
+
+
+def _transactions_part(raw: RawTable, drop: pd.Index | None, multi: bool, cfg: InputConfig,
+                       privacy: PrivacyConfig, salt: bytes | None) -> _Part:
+    """One part of the transactions table."""
+    table = _open_table(raw, drop, cfg, privacy, cfg.table_columns("transactions"), ("customer_id", "date"),
+                        "input.transactions", "transaction_id")
+    _require_amount(table, "map input.transactions.columns.total to the order amount column")
+    tx = _parse_transactions(table.canon, cfg, table.rejects, table.stats, _id_prefix(raw, multi, "row-"))
+    kept = tx.index.difference(table.rejects.index)
+    transactions = tx.loc[kept, [c for c in TRANSACTION_FIELDS if c in tx.columns]]
+    return _Part({"transactions": transactions},
+                 table.rejects.frame(salt, cfg.table_columns("transactions").customer_id),
+                 _finish_stats(table, len(kept)))
+
+
+def _reviews_part(raw: RawTable, drop: pd.Index | None, multi: bool, pii_c: pd.DataFrame, cfg: InputConfig,
+                  privacy: PrivacyConfig, salt: bytes | None) -> _Part:
+    """One part of the reviews table; ``pii_c``: every customer's name and address (by id),
+    to scrub them from their own reviews."""
+    table = _open_table(raw, drop, cfg, privacy, cfg.table_columns("reviews"), ("customer_id", "text"),
+                        "input.reviews", "review_id")
+    canon_r, stats_r, rej_r = table.canon, table.stats, table.rejects
+    rid = normalise_customer_id(canon_r["customer_id"])
+    rej_r.add(rid.isna(), "customer_id_missing", "customer_id")
+    kept_r = canon_r.index.difference(rej_r.index)
+    body = _reviews_from_rows(canon_r.loc[kept_r], "text", "rating", stats_r)
+    owner = rid.loc[body.index]
+    pii_rows = pii_c.reindex(owner.to_numpy())
+    pii_rows.index = body.index
+    body = _scrub_reviews(body, pii_rows, privacy)
+    if "date" in canon_r.columns:
+        dates, _ = parse_dates(clean_text(canon_r.loc[body.index, "date"]), cfg.date_format, cfg.dayfirst)
+        stats_r["review_dates_unparseable"] = int(
+            (clean_text(canon_r.loc[body.index, "date"]).notna() & dates.isna()).sum())
+    else:
+        dates = pd.Series(pd.NaT, index=body.index, dtype="datetime64[ns]")
+    review_ids = (clean_text(canon_r.loc[body.index, "review_id"]) if "review_id" in canon_r.columns
+                  else pd.Series(pd.NA, index=body.index, dtype=STR))
+    review_ids = review_ids.fillna(_id_prefix(raw, multi, "review-") + (body.index.to_series() + 1).astype(str))
+    reviews = pd.DataFrame({"review_id": review_ids, "customer_id": owner,
+                            "transaction_id": pd.Series(pd.NA, index=body.index, dtype=STR),
+                            "date": dates, "text": body["text"], "rating": body["rating"]})
+    return _Part({"reviews": reviews}, rej_r.frame(salt, cfg.table_columns("reviews").customer_id),
+                 _finish_stats(table, len(kept_r)))
+
+
+def _ingest_tables(ex: Executor, cfg: InputConfig, privacy: PrivacyConfig, salt: bytes | None
+                   ) -> tuple[dict[str, pd.DataFrame], list[pd.DataFrame], dict, list[Path]]:
+    quarantine: list[pd.DataFrame] = []
     files: dict[str, Any] = {}
     paths: list[Path] = []
 
-    # customers
-    tc = _open_table(cfg.customers.path, "customers", cfg, privacy, cfg.table_columns("customers"),
-                     ("customer_id",), "input.customers", None)
-    raw_c, canon_c, stats_c, rej_c = tc.raw, tc.canon, tc.stats, tc.rejects
-    ids = normalise_customer_id(canon_c["customer_id"])
-    rej_c.add(ids.isna(), "customer_id_missing", "customer_id")
-    rej_c.add(ids.notna() & ids.duplicated(keep="first"), "duplicate_customer_id", "customer_id", ids)
-    attrs = _parse_customer_attributes(canon_c, cfg, privacy, stats_c)
-    attrs.insert(0, "customer_id", ids)
-    kept_c = attrs.index.difference(rej_c.index)
-    customers = attrs.loc[kept_c]
-    pii_c = canon_c.loc[kept_c, [c for c in PII_FIELDS if c in canon_c.columns]]
-    pii_c.index = customers["customer_id"].to_numpy()
-    all_rejects.append(rej_c)
-    files["customers"] = _finish_stats(tc, len(kept_c))
-    paths.append(raw_c.path)
+    src_c = _read_source(ex, cfg.customers.path, "customers", cfg)
+    repeated = repeated_ids_across(ex.gather(ex.map(_customer_ids, src_c.raws, src_c.drops, cfg=cfg)))
+    parts_c = ex.gather(ex.map(_customers_part, src_c.raws, src_c.drops, repeated, cfg=cfg, privacy=privacy,
+                               salt=salt))
+    customers = _concat([p.tables["customers"] for p in parts_c])
+    pii_c = pd.concat([p.tables["pii"] for p in parts_c]) if src_c.multi else parts_c[0].tables["pii"]
+    quarantine += [p.quarantine for p in parts_c]
+    files["customers"] = _merge_stats(src_c, [p.stats for p in parts_c])
+    paths += src_c.paths
 
-    # transactions
-    tt = _open_table(cfg.transactions.path, "transactions", cfg, privacy, cfg.table_columns("transactions"),
-                     ("customer_id", "date"), "input.transactions", "transaction_id")
-    _require_amount(tt, "map input.transactions.columns.total to the order amount column")
-    raw_t, canon_t, stats_t, rej_t = tt.raw, tt.canon, tt.stats, tt.rejects
-    tx = _parse_transactions(canon_t, cfg, rej_t, stats_t)
-    kept_t = tx.index.difference(rej_t.index)
-    transactions = tx.loc[kept_t, [c for c in TRANSACTION_FIELDS if c in tx.columns]]
-    _finish_stats(tt, len(kept_t))
+    src_t = _read_source(ex, cfg.transactions.path, "transactions", cfg)
+    parts_t = ex.gather(ex.map(_transactions_part, src_t.raws, src_t.drops, multi=src_t.multi, cfg=cfg,
+                               privacy=privacy, salt=salt))
+    transactions = _concat([p.tables["transactions"] for p in parts_t])
+    stats_t = _merge_stats(src_t, [p.stats for p in parts_t])
     stats_t["transactions_without_customer_record"] = int(
         (~transactions["customer_id"].isin(customers["customer_id"])).sum())
-    all_rejects.append(rej_t)
+    quarantine += [p.quarantine for p in parts_t]
     files["transactions"] = stats_t
-    paths.append(raw_t.path)
+    paths += src_t.paths
 
     # customers known only from transactions still count (with unknown demographics)
     extra_ids = pd.Index(transactions["customer_id"].unique()).difference(pd.Index(customers["customer_id"]))
@@ -667,42 +833,27 @@ def _ingest_tables(cfg: InputConfig, privacy: PrivacyConfig
         customers = pd.concat([customers, filler], ignore_index=True)
     customers = customers.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
-    # reviews
     reviews = pd.DataFrame(columns=list(REVIEW_FIELDS))
     if cfg.reviews is not None:
-        tr = _open_table(cfg.reviews.path, "reviews", cfg, privacy, cfg.table_columns("reviews"),
-                         ("customer_id", "text"), "input.reviews", "review_id")
-        raw_r, canon_r, stats_r, rej_r = tr.raw, tr.canon, tr.stats, tr.rejects
-        rid = normalise_customer_id(canon_r["customer_id"])
-        rej_r.add(rid.isna(), "customer_id_missing", "customer_id")
-        kept_r = canon_r.index.difference(rej_r.index)
-        body = _reviews_from_rows(canon_r.loc[kept_r], "text", "rating", stats_r)
-        owner = rid.loc[body.index]
-        pii_rows = pii_c.reindex(owner.to_numpy())
-        pii_rows.index = body.index
-        body = _scrub_reviews(body, pii_rows, privacy)
-        if "date" in canon_r.columns:
-            dates, _ = parse_dates(clean_text(canon_r.loc[body.index, "date"]), cfg.date_format, cfg.dayfirst)
-            stats_r["review_dates_unparseable"] = int(
-                (clean_text(canon_r.loc[body.index, "date"]).notna() & dates.isna()).sum())
-        else:
-            dates = pd.Series(pd.NaT, index=body.index, dtype="datetime64[ns]")
-        review_ids = (clean_text(canon_r.loc[body.index, "review_id"]) if "review_id" in canon_r.columns
-                      else pd.Series(pd.NA, index=body.index, dtype=STR))
-        review_ids = review_ids.fillna("review-" + (body.index.to_series() + 1).astype(str))
-        reviews = pd.DataFrame({"review_id": review_ids, "customer_id": owner,
-                                "transaction_id": pd.Series(pd.NA, index=body.index, dtype=STR),
-                                "date": dates, "text": body["text"], "rating": body["rating"]})
-        all_rejects.append(rej_r)
-        files["reviews"] = _finish_stats(tr, len(kept_r))
-        paths.append(raw_r.path)
-    return {"transactions": transactions, "customers": customers, "reviews": reviews}, all_rejects, files, paths
+        src_r = _read_source(ex, cfg.reviews.path, "reviews", cfg)
+        parts_r = ex.gather(ex.map(_reviews_part, src_r.raws, src_r.drops, multi=src_r.multi,
+                                   pii_c=ex.share(pii_c), cfg=cfg, privacy=privacy, salt=salt))
+        reviews = _concat([p.tables["reviews"] for p in parts_r])
+        quarantine += [p.quarantine for p in parts_r]
+        files["reviews"] = _merge_stats(src_r, [p.stats for p in parts_r])
+        paths += src_r.paths
+    return {"transactions": transactions, "customers": customers, "reviews": reviews}, quarantine, files, paths
 
 
 # --------------------------------------------------------------------------- entry point
 
-def ingest(cfg: InputConfig, privacy: PrivacyConfig) -> IngestResult:
+def ingest(cfg: InputConfig, privacy: PrivacyConfig, executor: Executor | None = None) -> IngestResult:
     """Read, normalise and validate the inputs of either mode.
+
+    Each input may be one file, a glob or a folder of parts (``sources.input_parts``); every
+    part is read and normalised by ``executor`` (default: in this process), and the result is
+    the same as for the parts concatenated into one file, except that made-up ids of rows
+    without one name their part.
 
     Returns:
         The canonical tables (personal data removed, review text scrubbed, ids hashed when
@@ -714,12 +865,9 @@ def ingest(cfg: InputConfig, privacy: PrivacyConfig) -> IngestResult:
         ConfigError: id hashing is on without a salt.
     """
     salt = resolve_salt(privacy)
-    if cfg.mode == "retail_table":
-        tables, rejects, files, paths = _ingest_retail(cfg, privacy)
-        id_sources = [cfg.columns.customer_id]
-    else:
-        tables, rejects, files, paths = _ingest_tables(cfg, privacy)
-        id_sources = [cfg.table_columns(t).customer_id for t in ("customers", "transactions", "reviews")]
+    ex = executor or LocalExecutor()
+    ingest_mode = _ingest_retail if cfg.mode == "retail_table" else _ingest_tables
+    tables, quarantines, files, paths = ingest_mode(ex, cfg, privacy, salt)
 
     for name, stats in files.items():
         if stats["rows_kept"] == 0:
@@ -731,8 +879,7 @@ def ingest(cfg: InputConfig, privacy: PrivacyConfig) -> IngestResult:
                 fix="check the column mapping and the date/number formats; "
                     "the reasons are listed in quarantine.csv of the run folder")
 
-    quarantine = pd.concat([r.frame(salt, src) for r, src in zip(rejects, id_sources)],
-                           ignore_index=True) if rejects else pd.DataFrame()
+    quarantine = pd.concat(quarantines, ignore_index=True) if quarantines else pd.DataFrame()
     if salt is not None:
         for table in tables.values():
             if "customer_id" in table.columns:

@@ -57,6 +57,11 @@ from segment_report.pipeline.stages.findings import note
 MIN_CUSTOMERS = 50
 TUNE_SAMPLE = 5000
 TRANSFORM_EPOCHS = 30
+#: customers outside the fitted sample are assigned this many at a time. UMAP's transform
+#: draws its random numbers per call, so a row's embedding depends on the rows it is
+#: transformed with: fixed chunks give the same assignment whether they run one after the
+#: other or spread over a cluster's workers.
+ASSIGN_CHUNK = 20_000
 #: The 2-D plot UMAP is fitted on at most this many points; the others are interpolated.
 PLOT_FIT_SAMPLE = 5000
 
@@ -395,3 +400,21 @@ class Segmenter:
                                                 np.asarray(strength, dtype=float), emb, fitted=False)
         return labels, strength, noise, emb2
 
+
+
+def _predict_chunk(X: np.ndarray, segmenter: Segmenter) -> tuple[np.ndarray, ...]:
+    return segmenter.predict(X)
+
+
+def predict_in_chunks(segmenter: Segmenter, X: np.ndarray, executor: Any = None, chunk: int = ASSIGN_CHUNK
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:meth:`Segmenter.predict` over chunks of ``chunk`` rows, each a call of ``executor``
+    (default: one after the other in this process); the same result either way."""
+    if executor is None:
+        from segment_report.pipeline.engine import LocalExecutor
+
+        executor = LocalExecutor()
+    chunks = [X[i:i + chunk] for i in range(0, len(X), chunk)]
+    shared = executor.share(segmenter) if len(chunks) > 1 else segmenter
+    parts = executor.gather(executor.map(_predict_chunk, chunks, segmenter=shared))
+    return tuple(np.concatenate([part[i] for part in parts]) for i in range(4))  # type: ignore[return-value]

@@ -17,7 +17,7 @@ import pandas as pd
 from segment_report.pipeline.errors import InputDataError
 from segment_report.pipeline.io.store import jsonable
 from segment_report.pipeline.stages.findings import note
-from segment_report.pipeline.stages.segments.clustering import Segmenter
+from segment_report.pipeline.stages.segments.clustering import Segmenter, predict_in_chunks
 from segment_report.pipeline.stages.segments.features import FeatureTransformer
 
 MODEL_FILE = "segment_model.joblib"
@@ -98,11 +98,12 @@ class SegmentModel:
                                  expected="a SegmentModel", fix="refit without --reuse-model")
         return model
 
-    def assign(self, customers: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    def assign(self, customers: pd.DataFrame, executor: Any = None) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
         """Assign customers to the saved segments without refitting.
 
         Args:
             customers: customer feature table with ``customer_id``.
+            executor: where the chunks of customers are assigned (``predict_in_chunks``).
 
         Returns:
             ``(assignments, notes)``; assignments has the columns of
@@ -115,7 +116,7 @@ class SegmentModel:
             labels, strength = np.zeros(n, dtype=int), np.ones(n)
             noise, emb2 = np.zeros(n, dtype=bool), np.zeros((n, 2))
         else:
-            labels, strength, noise, emb2 = self.segmenter.predict(X)
+            labels, strength, noise, emb2 = predict_in_chunks(self.segmenter, X, executor)
         return assignment_frame(customers["customer_id"], labels, strength, noise, emb2,
                                  self.label_to_id, self.names), notes
 

@@ -32,7 +32,7 @@ from segment_report.pipeline.stages.findings import note
 from segment_report.pipeline.stages.segments import personas
 from segment_report.pipeline.stages.segments.carry_over import (carried_names, carry_ids, carry_over_summary,
                                                                  segment_carry_over)
-from segment_report.pipeline.stages.segments.clustering import MIN_CUSTOMERS, Segmenter
+from segment_report.pipeline.stages.segments.clustering import MIN_CUSTOMERS, Segmenter, predict_in_chunks
 from segment_report.pipeline.stages.segments.features import FeatureTransformer
 from segment_report.pipeline.stages.segments.model import NOISE_ID, NOISE_NAME, SegmentModel, assignment_frame
 from segment_report.pipeline.stages.segments.stability import (CONFIDENCE_HIGH, CONFIDENCE_MEDIUM,
@@ -101,7 +101,8 @@ def _validate(customers: pd.DataFrame) -> None:
 
 
 def segment_customers(customers: pd.DataFrame, cfg: SegmentsConfig, seed: int,
-                      previous: SegmentModel | None = None, reuse: bool = False) -> SegmentResult:
+                      previous: SegmentModel | None = None, reuse: bool = False,
+                      executor: Any = None) -> SegmentResult:
     """Segment customers into named personas.
 
     Args:
@@ -112,6 +113,8 @@ def segment_customers(customers: pd.DataFrame, cfg: SegmentsConfig, seed: int,
         previous: the previous run's :class:`SegmentModel` (``SegmentModel.load``), or ``None``.
         reuse: with ``previous``, assign to its segments instead of refitting. Without
             reuse, ``previous`` is used only to carry ids and names over by overlap.
+        executor: where customers outside the fitted sample are assigned, in chunks
+            (``pipeline.engine``; default in this process). The result does not depend on it.
 
     Returns:
         A :class:`SegmentResult` (assignments in input order, segments, model, summary).
@@ -129,15 +132,15 @@ def segment_customers(customers: pd.DataFrame, cfg: SegmentsConfig, seed: int,
     customers = customers.reset_index(drop=True)
     if reuse:
         assert previous is not None
-        fitted = _reuse(customers, previous, t0)
+        fitted = _reuse(customers, previous, t0, executor)
     else:
-        fitted = _fit(customers, cfg, seed, previous, t0)
+        fitted = _fit(customers, cfg, seed, previous, t0, executor)
     return _finish(customers, cfg, seed, fitted)
 
 
-def _reuse(customers: pd.DataFrame, previous: SegmentModel, t0: float) -> _Fitted:
+def _reuse(customers: pd.DataFrame, previous: SegmentModel, t0: float, executor: Any) -> _Fitted:
     """Assign to the previous model's segments, without refitting."""
-    assignments, notes = previous.assign(customers)
+    assignments, notes = previous.assign(customers, executor)
     timings = {"assign_s": time.perf_counter() - t0}
     # same fitted objects; the assignments travel on so next month matches against this one
     model = dataclasses.replace(previous, assignments=assignments[["customer_id", "segment_id"]].copy())
@@ -146,14 +149,14 @@ def _reuse(customers: pd.DataFrame, previous: SegmentModel, t0: float) -> _Fitte
 
 
 def _fit(customers: pd.DataFrame, cfg: SegmentsConfig, seed: int, previous: SegmentModel | None,
-         t0: float) -> _Fitted:
+         t0: float, executor: Any) -> _Fitted:
     """Fit the features and the clustering, measure stability and carry ids over from ``previous``."""
     timings: dict[str, float] = {}
     notes: list[dict[str, Any]] = []
     transformer = FeatureTransformer(cfg.features).fit(customers)
     X, _ = transformer.transform(customers)
     seg, fit_idx, (labels, strength, noise, emb2) = _cluster(customers, transformer, X, cfg, seed,
-                                                             notes, timings, t0)
+                                                             notes, timings, t0, executor)
     # provisional ids: 1..k by size (largest first), label order breaks ties
     present = [lab for lab in sorted(set(labels.tolist())) if lab != -1]
     sizes = {lab: int(np.sum(labels == lab)) for lab in present}
@@ -187,8 +190,8 @@ def _fit(customers: pd.DataFrame, cfg: SegmentsConfig, seed: int, previous: Segm
 
 
 def _cluster(customers: pd.DataFrame, transformer: FeatureTransformer, X: np.ndarray,
-             cfg: SegmentsConfig, seed: int, notes: list[dict[str, Any]], timings: dict[str, float], t0: float
-             ) -> tuple[Segmenter | None, np.ndarray, tuple[np.ndarray, ...]]:
+             cfg: SegmentsConfig, seed: int, notes: list[dict[str, Any]], timings: dict[str, float], t0: float,
+             executor: Any) -> tuple[Segmenter | None, np.ndarray, tuple[np.ndarray, ...]]:
     """Fit a :class:`Segmenter` on a sample of ``X`` and assign the rest, or put everyone in one
     segment when there are too few customers or profiles (a note says so).
 
@@ -228,7 +231,7 @@ def _cluster(customers: pd.DataFrame, transformer: FeatureTransformer, X: np.nda
     rest = np.setdiff1d(np.arange(n), fit_idx)
     if len(rest):
         t1 = time.perf_counter()
-        lab_r, str_r, noi_r, emb_r = seg.predict(X[rest])
+        lab_r, str_r, noi_r, emb_r = predict_in_chunks(seg, X[rest], executor)
         labels[rest], strength[rest], noise[rest], emb2[rest] = lab_r, str_r, noi_r, emb_r
         timings["assign_s"] = time.perf_counter() - t1
     return seg, fit_idx, (labels, strength, noise, emb2)

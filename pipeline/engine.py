@@ -1,0 +1,142 @@
+"""Engines: where the partitioned work of a run executes.
+
+A stage that works on partitions (one input part, or one slice of customers) is written as a
+plain function of pandas frames, and hands it to an :class:`Executor`:
+
+- :class:`LocalExecutor` (``engine: local``) calls it in this process, one partition after the
+  other: today's path, and the default.
+- :class:`DaskExecutor` (``engine: dask``) submits it to a Dask cluster: a LocalCluster sized to
+  the machine, or an existing scheduler (``dask.scheduler`` / ``--scheduler``). Results stay
+  on the workers as futures until ``gather``; passing a future to the next ``map`` runs that
+  step where the data already is.
+
+Both run the same functions on the same partitions, so both give the same tables. Another
+engine (Spark's ``mapInPandas``, Ray's ``map_batches``) would be one more executor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol
+
+from segment_report.pipeline.config import Config, DaskConfig
+from segment_report.pipeline.errors import ConfigError
+from segment_report.pipeline.log import logger
+
+
+class Executor(Protocol):
+    """Runs a function over partitions; ``map`` returns handles, ``gather`` their values."""
+
+    name: str
+    #: how many calls can run at once (threads over all workers)
+    slots: int
+
+    def map(self, func: Callable[..., Any], *iterables: Iterable[Any], **kwargs: Any) -> list[Any]:
+        """``func(a, b, ..., **kwargs)`` for each tuple of items; a handle per call."""
+
+    def gather(self, handles: list[Any]) -> list[Any]:
+        """The values behind ``handles`` (in this process)."""
+
+    def share(self, value: Any) -> Any:
+        """A handle to ``value`` that every call of ``map`` can take as an argument."""
+
+    def describe(self) -> dict[str, Any]:
+        """What ran the work, for manifest.json."""
+
+
+class LocalExecutor:
+    """Every call in this process, in order (``engine: local``)."""
+
+    name = "local"
+    slots = 1
+
+    def map(self, func: Callable[..., Any], *iterables: Iterable[Any], **kwargs: Any) -> list[Any]:
+        return [func(*args, **kwargs) for args in zip(*iterables, strict=True)]
+
+    def gather(self, handles: list[Any]) -> list[Any]:
+        return list(handles)
+
+    def share(self, value: Any) -> Any:
+        return value
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "workers": 1, "threads": self.slots}
+
+
+class DaskExecutor:
+    """Every call a task on a Dask cluster (``engine: dask``)."""
+
+    name = "dask"
+
+    def __init__(self, client: Any, slots: int, where: str = "", workers: int = 0) -> None:
+        self.client = client
+        self.slots = slots
+        self.where = where
+        self.workers = workers
+
+    def map(self, func: Callable[..., Any], *iterables: Iterable[Any], **kwargs: Any) -> list[Any]:
+        items = [list(it) for it in iterables]
+        if not items or not items[0]:
+            return []
+        # pure=False: two parts with equal arguments are still two tasks
+        return self.client.map(func, *items, pure=False, **kwargs)
+
+    def gather(self, handles: list[Any]) -> list[Any]:
+        return self.client.gather(handles)
+
+    def share(self, value: Any) -> Any:
+        return self.client.scatter(value, broadcast=True)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "scheduler": self.where, "workers": self.workers, "threads": self.slots,
+                "dashboard": self.client.dashboard_link}
+
+
+def _connect(address: str, timeout_s: float) -> Any:
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=f"{timeout_s}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}",
+                          expected="the address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786",
+                          fix="start the scheduler (dask scheduler) or correct dask.scheduler / "
+                              "--scheduler; leave it empty to start a cluster on this machine") from None
+
+
+def _local_cluster(cfg: DaskConfig) -> Any:
+    from distributed import LocalCluster
+
+    workers = cfg.n_workers or max(1, len(os.sched_getaffinity(0)) // cfg.threads_per_worker)
+    return LocalCluster(n_workers=workers, threads_per_worker=cfg.threads_per_worker,
+                        memory_limit=cfg.memory_limit, processes=True, dashboard_address=":0")
+
+
+@contextlib.contextmanager
+def open_executor(cfg: Config) -> Iterator[Executor]:
+    """The executor of ``cfg.engine``; for ``dask`` the cluster is open while the context is.
+
+    Raises:
+        ConfigError: the scheduler cannot be reached in ``dask.connect_timeout_s`` (exit 2).
+    """
+    if cfg.engine == "local":
+        yield LocalExecutor()
+        return
+    with contextlib.ExitStack() as stack:
+        if cfg.dask.scheduler:
+            client = stack.enter_context(_connect(cfg.dask.scheduler, cfg.dask.connect_timeout_s))
+            where = cfg.dask.scheduler
+        else:
+            from distributed import Client
+
+            cluster = stack.enter_context(_local_cluster(cfg.dask))
+            client = stack.enter_context(Client(cluster))
+            where = "LocalCluster"
+        workers = client.scheduler_info(n_workers=-1)["workers"]
+        threads = sum(w.get("nthreads", 1) for w in workers.values())
+        logger.info("engine dask: %s, %d workers, %d threads; dashboard %s",
+                    "a LocalCluster on this machine" if where == "LocalCluster" else f"the scheduler at {where}",
+                    len(workers), threads, client.dashboard_link)
+        yield DaskExecutor(client, threads, where, len(workers))

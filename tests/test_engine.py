@@ -1,0 +1,181 @@
+"""Inputs in parts and the Dask engine: the same tables whichever way the data comes and runs.
+
+The Dask tests use a LocalCluster of two worker *processes* (not threads), so that anything
+that does not pickle, or that depends on the process (Python's salted ``hash``), shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from segment_report.pipeline.config import InputConfig, PrivacyConfig, load_config
+from segment_report.pipeline.engine import DaskExecutor, LocalExecutor
+from segment_report.pipeline.stages.features import build_customer_features, build_features_partitioned, resolve_window
+from segment_report.pipeline.stages.ingest.sources import input_parts
+from segment_report.pipeline.stages.ingest.stage import ingest
+from tests.conftest import invoke
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two single-threaded worker processes, shared by the module's tests."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def dask_executor(cluster):
+    with distributed.Client(cluster) as client:
+        yield DaskExecutor(client, slots=2)
+
+
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory) -> Path:
+    """A messy generated retail table (duplicates, invalid rows) and the same rows as three
+    parts, dealt out in turn so that duplicates and customers span parts."""
+    from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset
+
+    root = tmp_path_factory.mktemp("parts")
+    data = generate_dataset(GenerateConfig(n_transactions=3000, months=6, seed=3, messy=True), root / "one")
+    single = data.data_files["retail_table"]
+    raw = pd.read_csv(single, dtype=str, keep_default_na=False)
+    parts = root / "parts"
+    parts.mkdir()
+    for i in range(3):
+        raw.iloc[i::3].to_csv(parts / f"part-{i}.csv", index=False)
+    (parts / "_SUCCESS").write_text("")
+    return single
+
+
+def _retail(path: Path) -> InputConfig:
+    return InputConfig(mode="retail_table", path=path)
+
+
+def _by_id(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    return frame.sort_values(key, kind="stable").reset_index(drop=True)
+
+
+def test_input_parts_file_glob_folder(messy):
+    parts = messy.parent.parent / "parts"
+    assert input_parts(messy, "retail table") == [(messy, messy.name)]
+    folder = input_parts(parts, "retail table")
+    assert [label for _, label in folder] == ["part-0.csv", "part-1.csv", "part-2.csv"]  # _SUCCESS skipped
+    assert input_parts(Path(f"{parts}/part-*.csv"), "retail table") == folder
+
+
+def test_parts_give_the_tables_of_one_file(messy):
+    """The parts' rows are the file's rows (in another order): every kept table, every
+    quarantined row and every count is the same; duplicates across parts are found."""
+    one = ingest(_retail(messy), PrivacyConfig())
+    many = ingest(_retail(messy.parent.parent / "parts"), PrivacyConfig())
+    assert one.quality["files"]["retail_table"]["duplicates_dropped"] > 0
+    for key in ("rows_read", "rows_kept", "duplicates_dropped", "rows_quarantined"):
+        assert many.quality["totals"][key] == one.quality["totals"][key], key
+    assert many.quality["quarantined_by_reason"] == one.quality["quarantined_by_reason"]
+    assert many.quality["missing_values"] == one.quality["missing_values"]
+    pd.testing.assert_frame_equal(_by_id(many.transactions, "transaction_id"),
+                                  _by_id(one.transactions, "transaction_id"))
+    pd.testing.assert_frame_equal(many.customers, one.customers)
+    pd.testing.assert_frame_equal(_by_id(many.reviews, "review_id"), _by_id(one.reviews, "review_id"))
+    parts = many.quality["files"]["retail_table"]["parts"]
+    assert [p["file"] for p in parts] == ["part-0.csv", "part-1.csv", "part-2.csv"]
+    assert sum(p["rows_kept"] for p in parts) == one.quality["totals"]["rows_kept"]
+    assert set(many.quarantine["source_file"]) <= {"part-0.csv", "part-1.csv", "part-2.csv"}
+    content = [c for c in one.quarantine.columns if c not in ("source_file", "row")]
+    key = ["reason_code", "Transaction_ID", "Customer_ID", "Date", "Total_Amount"]
+    pd.testing.assert_frame_equal(_by_id(many.quarantine[content].sort_values(key), "reason_code"),
+                                  _by_id(one.quarantine[content].sort_values(key), "reason_code"))
+
+
+def test_customer_repeated_in_a_later_part_is_quarantined(tmp_path):
+    """Mode tables: a customer id seen in an earlier part of the customers table is rejected
+    as duplicate_customer_id, as it would be in one file."""
+    folder = tmp_path / "customers"
+    folder.mkdir()
+    (folder / "a.csv").write_text("customer_id,age,state\nc1,30,Ohio\nc2,40,Texas\n")
+    (folder / "b.csv").write_text("customer_id,age,state\nc2,41,Texas\nc3,50,Iowa\nc1,30,Ohio\n")
+    tx = tmp_path / "tx.csv"
+    tx.write_text("transaction_id,customer_id,date,total\nt1,c1,2026-09-01,10\nt2,c3,2026-09-02,20\n")
+    cfg = InputConfig(mode="tables", customers={"path": folder}, transactions={"path": tx})
+    result = ingest(cfg, PrivacyConfig())
+    assert list(result.customers["customer_id"]) == ["c1", "c2", "c3"]
+    assert result.customers.set_index("customer_id").loc["c2", "age"] == 40  # the first copy wins
+    assert result.quality["files"]["customers"]["duplicates_dropped"] == 1  # b.csv's c1 row repeats a.csv's
+    rejected = result.quarantine[result.quarantine["reason_code"] == "duplicate_customer_id"]
+    assert list(zip(rejected["source_file"], rejected["row"])) == [("b.csv", 1)]
+
+
+def test_dask_ingest_equals_local(messy, dask_executor):
+    """Every part read and normalised on worker processes gives exactly the local tables."""
+    parts = messy.parent.parent / "parts"
+    local = ingest(_retail(parts), PrivacyConfig(), LocalExecutor())
+    remote = ingest(_retail(parts), PrivacyConfig(), dask_executor)
+    for name in ("transactions", "customers", "reviews", "quarantine"):
+        pd.testing.assert_frame_equal(getattr(remote, name), getattr(local, name))
+    assert remote.quality == local.quality
+
+
+def test_dask_features_equal_local(messy, dask_executor):
+    """Customer features on slices of customers, on the workers, equal the one-process table."""
+    ingested = ingest(_retail(messy), PrivacyConfig())
+    window = resolve_window(ingested.transactions["date"], "last", 12)
+    local = build_customer_features(ingested.transactions, ingested.customers, ingested.reviews, window)
+    remote = build_features_partitioned(dask_executor, ingested.transactions, ingested.customers,
+                                        ingested.reviews, window, n_slices=5)
+    pd.testing.assert_frame_equal(remote, local)
+
+
+def test_worker_error_is_the_users_error(tmp_path, dask_executor):
+    """A bad part read on a worker is reported as on one machine: the file, the problem, exit 2."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "a.csv").write_text("Customer_ID,Date,Total_Amount\nc1,2026-09-01,10\n")
+    (folder / "b.csv").write_text("Customer_ID,Total_Amount\nc2,20\n")
+    from segment_report.pipeline.errors import InputDataError
+
+    with pytest.raises(InputDataError) as caught:
+        ingest(_retail(folder), PrivacyConfig(), dask_executor)
+    assert caught.value.exit_code == 2
+    assert "b.csv" in caught.value.message and "'Date'" in caught.value.message
+
+
+def test_unreachable_scheduler_is_exit_2(runner, small_retail, tmp_path):
+    config = tmp_path / "cfg.yaml"
+    config.write_text("dask:\n  connect_timeout_s: 1\n")
+    result = invoke(runner, "validate", "--config", config, "--input", small_retail, "--out", tmp_path / "out",
+                    "--scheduler", "tcp://127.0.0.1:9")
+    assert result.exit_code == 2, result.output
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_engine_flags(runner, small_retail, tmp_path):
+    result = invoke(runner, "validate", "--input", small_retail, "--engine", "local", "--scheduler", "tcp://x:1")
+    assert result.exit_code == 2 and "--scheduler is only used with --engine dask" in result.output
+    cfg = load_config(None, {"engine": "dask", "dask.memory_limit": "2GB"})
+    assert cfg.engine == "dask" and cfg.dask.scheduler is None
+
+
+def test_dask_assignment_equals_local(dask_executor):
+    """Customers outside the fitted sample are assigned in fixed chunks: on the workers they
+    get exactly the segments, strengths and map positions they get in this process."""
+    import numpy as np
+
+    from segment_report.pipeline.stages.segments.clustering import Segmenter, predict_in_chunks
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 6, size=(4, 5))
+    X = np.vstack([c + rng.normal(0, 1, size=(250, 5)) for c in centres])
+    rng.shuffle(X)
+    seg = Segmenter(min_segments=2, max_segments=6, random_state=1, n_epochs=50).fit(X[:500])
+    local = predict_in_chunks(seg, X[500:], chunk=120)
+    remote = predict_in_chunks(seg, X[500:], dask_executor, chunk=120)
+    assert seg.n_segments_ >= 2
+    for a, b in zip(local, remote):
+        np.testing.assert_array_equal(a, b)
