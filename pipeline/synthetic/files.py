@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,7 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
     pacsv.write_csv(table, path, write_options=_WRITE_OPTIONS)
 
 
-def _chunks(table: pd.DataFrame | RowSource) -> list[pd.DataFrame] | object:
+def _chunks(table: pd.DataFrame | RowSource) -> Iterable[pd.DataFrame]:
     return table.chunks(CHUNK_ROWS) if isinstance(table, RowSource) else [table]
 
 
@@ -79,7 +80,7 @@ def _write_table(table: pd.DataFrame | RowSource, path: Path) -> None:
         sink.close()
 
 
-def _month_of(cfg: GenerateConfig):
+def _month_of(cfg: GenerateConfig) -> Callable[[pd.Series], np.ndarray]:
     """A function from a column of date strings to part names (``YYYY-MM``, or ``undated``):
     the calendar month of every date the generator writes for a day of the window, in any of
     its three formats; anything else (missing, or messy mode's invalid dates) is undated."""
@@ -96,7 +97,7 @@ def _month_of(cfg: GenerateConfig):
 
 
 def _write_parts(table: pd.DataFrame | RowSource, folder: Path, date_column: str,
-                 month_of) -> dict[Path, int]:
+                 month_of: Callable[[pd.Series], np.ndarray]) -> dict[Path, int]:
     """One table as a folder of monthly CSV parts; returns the rows of every part, in file-name
     order (``undated.csv`` last)."""
     try:

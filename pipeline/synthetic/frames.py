@@ -16,8 +16,7 @@ from segment_report.pipeline.synthetic.messy import (_apply_case, _apply_country
                                                      _apply_states, _blank_customers, _date_strings,
                                                      _draw_case, _draw_country, _draw_dates, _draw_money,
                                                      _draw_states, _extra_rows, _inject, _invalid_rows,
-                                                     _messy_case, _messy_country, _messy_dates,
-                                                     _messy_states)
+                                                     _messy_case, _messy_country, _messy_states)
 from segment_report.pipeline.synthetic.reviews import _make_reviews
 from segment_report.pipeline.synthetic.transactions import _make_transactions
 from segment_report.pipeline.synthetic.truth import _truth
@@ -75,7 +74,7 @@ def generate_frames(cfg: GenerateConfig) -> tuple[dict[str, pd.DataFrame], dict]
 
 def generate_tables(cfg: GenerateConfig) -> tuple[dict[str, pd.DataFrame | RowSource], dict]:
     """:func:`generate_frames` with the transaction-sized tables left as :class:`RowSource`
-    (``"retail_table"``, or ``"transactions"``), so that a writer can build and write them chunk
+    (``"retail_table"``, or ``"transactions"`` and ``"reviews"``), so that a writer can build and write them chunk
     by chunk instead of holding them whole; the other tables are frames."""
     personas = PERSONAS[: cfg.n_personas]
     root = np.random.SeedSequence(cfg.seed)
@@ -234,10 +233,11 @@ def _tx_ids(pos: np.ndarray, prefix: str) -> np.ndarray:
 
 
 def _tables(cfg: GenerateConfig, cust: dict, tx: dict, rev: dict, dates: dict, mess_rng: np.random.Generator,
-            shown: dict) -> tuple[tuple[pd.DataFrame, RowSource, pd.DataFrame], dict, np.ndarray]:
+            shown: dict) -> tuple[tuple[pd.DataFrame, RowSource, RowSource], dict, np.ndarray]:
     """Mode ``tables``: customers, transactions and reviews tables, mess injected when
     ``cfg.messy``; ``shown`` holds the customer columns with the blanked values. Returns the three
-    tables (transactions as a :class:`RowSource`), their mess truth and the id of every review."""
+    tables (transactions and reviews as :class:`RowSource`), their mess truth and the id of every
+    review."""
     age, gender, income_num = shown["age"], shown["gender"], shown["income"]
     n_tx, cidx = tx["day"].size, tx["cidx"]
     mess_truth: dict = {}
@@ -272,11 +272,17 @@ def _tables(cfg: GenerateConfig, cust: dict, tx: dict, rev: dict, dates: dict, m
     inv_order = np.empty(n_rev, dtype=np.int64)
     inv_order[rorder] = np.arange(n_rev)
     review_ids = review_ids[inv_order]  # id by review position in rev arrays
-    rev_df = pd.DataFrame({
-        "review_id": review_ids[rorder], "customer_id": cust["customer_id"][cidx[rev["tx_pos"]]][rorder],
-        "date": dates["iso"][rev["day"]][rorder], "text": rev["text"][rorder],
-        "rating": rev["rating"][rorder],
-    })
+    rev_customer = cust["customer_id"][cidx[rev["tx_pos"]]]
+
+    def rev_rows(pos: np.ndarray) -> pd.DataFrame:
+        """Reviews in date order (positions into ``rorder``); the texts are not copied whole."""
+        o = rorder[pos]
+        day = rev["day"][o]
+        date = _apply_dates(draw["rev_date"][pos], day, dates) if cfg.messy else dates["iso"][day]
+        return pd.DataFrame({"review_id": review_ids[o], "customer_id": rev_customer[o],
+                             "date": date, "text": rev["text"][o], "rating": rev["rating"][o]})
+
+    rev_extra = None
     if cfg.messy:
         cust_df["state"] = _messy_states(mess_rng, cust["region"], cust["state_code"])
         cust_df["gender"] = _messy_case(mess_rng, gender)
@@ -287,20 +293,22 @@ def _tables(cfg: GenerateConfig, cust: dict, tx: dict, rev: dict, dates: dict, m
         draw["amount"] = _draw_money(mess_rng, n_tx)
         draw["total"] = _draw_money(mess_rng, n_tx)
         draw["category"] = _draw_case(mess_rng, n_tx, 0.1)
-        rev_df["date"] = _messy_dates(mess_rng, rev["day"][rorder], dates)
+        draw["rev_date"] = _draw_dates(mess_rng, n_rev)
         n_invalid = int(round(cfg.invalid_share * n_tx))
         bad, inv = _invalid_rows(mess_rng, tx_rows, n_tx, n_invalid, "transaction_id", "customer_id",
                                  "date", "total", "amount", 1_000_001 + n_tx, False, ())
         bad["transaction_id"] = "T" + bad["transaction_id"]
         inv["ids"] = {k: [f"T{v}" for v in ids] for k, ids in inv["ids"].items()}
         dup = {k: int(round(cfg.duplicate_share * n)) for k, n in
-               (("customers", len(cust_df)), ("transactions", n_tx), ("reviews", len(rev_df)))}
+               (("customers", len(cust_df)), ("transactions", n_tx), ("reviews", n_rev))}
         cust_df = _inject(mess_rng, cust_df, np.arange(len(cust_df)), dup["customers"],
                           cust_df.iloc[:0])
         tx_extra = _extra_rows(mess_rng, tx_rows, np.arange(n_tx), dup["transactions"], bad)
         rev_no_pii = np.flatnonzero(~rev["has_pii"][rorder])
-        rev_df = _inject(mess_rng, rev_df, rev_no_pii, dup["reviews"], rev_df.iloc[:0])
+        rev_extra = _extra_rows(mess_rng, rev_rows, rev_no_pii, dup["reviews"],
+                                rev_rows(np.arange(min(1, n_rev))).iloc[:0])
         mess_truth = {"customers": {"duplicates": dup["customers"]},
                       "transactions": {"duplicates": dup["transactions"], "invalid": inv},
                       "reviews": {"duplicates": dup["reviews"]}}
-    return (cust_df, RowSource(n_tx, tx_rows, tx_extra), rev_df), mess_truth, review_ids
+    return ((cust_df, RowSource(n_tx, tx_rows, tx_extra), RowSource(n_rev, rev_rows, rev_extra)),
+            mess_truth, review_ids)
