@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from segment_report.pipeline.config import Config, DaskConfig
-from segment_report.pipeline.errors import ConfigError
+from segment_report.pipeline.errors import ConfigError, EngineError
 from segment_report.pipeline.log import logger
 
 
@@ -38,6 +38,9 @@ class Executor(Protocol):
 
     def gather(self, handles: list[Any]) -> list[Any]:
         """The values behind ``handles`` (in this process)."""
+
+    def results(self, handles: list[Any]) -> Iterator[Any]:
+        """The values behind ``handles`` one by one, in order, each as soon as it is ready."""
 
     def share(self, value: Any) -> Any:
         """A handle to ``value`` that every call of ``map`` can take as an argument."""
@@ -57,6 +60,9 @@ class LocalExecutor:
 
     def gather(self, handles: list[Any]) -> list[Any]:
         return list(handles)
+
+    def results(self, handles: list[Any]) -> Iterator[Any]:
+        return iter(handles)
 
     def share(self, value: Any) -> Any:
         return value
@@ -84,7 +90,14 @@ class DaskExecutor:
         return self.client.map(func, *items, pure=False, **kwargs)
 
     def gather(self, handles: list[Any]) -> list[Any]:
-        return self.client.gather(handles)
+        with _workers_lost():
+            return self.client.gather(handles)
+
+    def results(self, handles: list[Any]) -> Iterator[Any]:
+        for handle in handles:
+            with _workers_lost():
+                value = handle.result()
+            yield value
 
     def share(self, value: Any) -> Any:
         return self.client.scatter(value, broadcast=True)
@@ -92,6 +105,23 @@ class DaskExecutor:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "scheduler": self.where, "workers": self.workers, "threads": self.slots,
                 "dashboard": self.client.dashboard_link}
+
+
+@contextlib.contextmanager
+def _workers_lost() -> Iterator[None]:
+    """A task whose worker died too often (Dask retries it on another worker first) is a clear
+    error: which task, and what to look at."""
+    from distributed import KilledWorker
+
+    try:
+        yield
+    except KilledWorker as exc:
+        raise EngineError(f"the Dask workers running a task kept dying: {exc}",
+                          expected="workers that stay up while the run's tasks execute (Dask retried the "
+                                   "task on other workers before giving up)",
+                          fix="look at the workers' logs or the dashboard: a worker over its memory limit "
+                              "is restarted, so give workers more memory (dask.memory_limit) or the "
+                              "cluster more workers, and run again") from None
 
 
 def _connect(address: str, timeout_s: float) -> Any:

@@ -25,6 +25,13 @@ class SegmentReportError(Exception):
         self.fix = fix
         super().__init__(self.message)
 
+    def __reduce__(self):
+        # raised on a cluster's worker, it travels to the client whole (file, expected, fix)
+        import functools
+
+        return functools.partial(type(self), self.problem, file=self.file, expected=self.expected,
+                                 fix=self.fix), ()
+
     @property
     def message(self) -> str:
         """The full multi-line message: file, problem, what was expected, the fix."""
@@ -35,6 +42,12 @@ class SegmentReportError(Exception):
         if self.fix:
             lines.append(f"  fix: {self.fix}")
         return "\n".join(lines)
+
+
+class EngineError(SegmentReportError):
+    """The cluster failed under the run: its workers died or it went away (exit code 1)."""
+
+    exit_code = EXIT_INTERNAL
 
 
 class InputDataError(SegmentReportError):

@@ -72,12 +72,12 @@ def _features(cfg: Config, transactions: pd.DataFrame, customer_records: pd.Data
 
 
 def _sentiment(cfg: Config, customers: pd.DataFrame, reviews: pd.DataFrame, window: Any,
-               sentiment_state: Any, data_quality: dict[str, Any]) -> Artefacts:
+               sentiment_state: Any, data_quality: dict[str, Any], executor: Executor) -> Artefacts:
     from segment_report.pipeline.stages.sentiment.stage import run_sentiment_stage
 
     result = run_sentiment_stage(reviews, customers["customer_id"], window.end, cfg.sentiment,
                                  sentiment_state.scores, cfg.seed, refresh=sentiment_state.refresh,
-                                 work_dir=sentiment_state.folder)
+                                 work_dir=sentiment_state.folder, executor=executor)
     per_customer = result.customers.drop(columns=["scored_reviews"], errors="ignore")
     return {"customers": customers.merge(per_customer, on="customer_id", how="left"),
             "reviews": result.reviews, "customer_sentiment": result.customers,
@@ -98,10 +98,10 @@ def _segments(cfg: Config, customers: pd.DataFrame, previous_segment_model: Any,
                                                        "membership_strength"]]}
 
 
-def _drivers(cfg: Config, customers: pd.DataFrame) -> Artefacts:
+def _drivers(cfg: Config, customers: pd.DataFrame, executor: Executor) -> Artefacts:
     from segment_report.pipeline.stages.drivers import explain_drivers
 
-    result = explain_drivers(customers, cfg.drivers, cfg.seed)
+    result = explain_drivers(customers, cfg.drivers, cfg.seed, executor)
     return {"drivers": result.report, "shap_values": result.shap}
 
 
@@ -146,11 +146,12 @@ INPUTS: tuple[str, ...] = ("transactions", "customer_records", "review_records",
 STAGES: tuple[Stage, ...] = (
     Stage("features", _features, ("transactions", "customer_records", "review_records", "window", "executor"),
           ("customers", "reviews")),
-    Stage("sentiment", _sentiment, ("customers", "reviews", "window", "sentiment_state", "data_quality"),
+    Stage("sentiment", _sentiment, ("customers", "reviews", "window", "sentiment_state", "data_quality",
+                                    "executor"),
           ("customers", "reviews", "customer_sentiment", "sentiment", "data_quality")),
     Stage("segments", _segments, ("customers", "previous_segment_model", "executor"),
           ("customers", "segment_model", "segments", "segment_assignments")),
-    Stage("drivers", _drivers, ("customers",), ("drivers", "shap_values")),
+    Stage("drivers", _drivers, ("customers", "executor"), ("drivers", "shap_values")),
     # after drivers: the value model must not see the CLV columns (they predict spend)
     Stage("clv", _clv, ("customers", "transactions", "window", "previous_run", "segment_assignments"),
           ("customers", "segment_assignments", "clv")),

@@ -179,3 +179,147 @@ def test_dask_assignment_equals_local(dask_executor):
     assert seg.n_segments_ >= 2
     for a, b in zip(local, remote):
         np.testing.assert_array_equal(a, b)
+
+
+def test_dask_scores_equal_local(tmp_path, dask_executor, monkeypatch):
+    """Reviews scored on the workers (the scorer, network included, sent to each) get exactly
+    the local scores: the texts go through the network in the same fixed chunks, whose
+    padding is what moves bf16 scores."""
+    from segment_report.pipeline.config import SentimentConfig
+    from segment_report.pipeline.stages.sentiment import scorer as scoring
+    from tests.test_sentiment import NEGATIVE, POSITIVE, _tiny_checkpoint
+
+    monkeypatch.setattr(scoring, "SCORE_CHUNK", 40)
+    ckpt = _tiny_checkpoint(tmp_path / "ckpt", {0: "NEGATIVE", 1: "POSITIVE"})
+    texts = [f"{t} {'really ' * (i % 7)}{i}" for i, t in enumerate((POSITIVE + NEGATIVE) * 25)]
+    scorer = scoring.SentimentScorer(SentimentConfig(model=str(ckpt), precision="fp32"), None, device="cpu")
+    local, local_quality, _ = scorer.score(texts, progress=None)
+    remote, remote_quality, _ = scorer.score(texts, progress=None, executor=dask_executor)
+    pd.testing.assert_frame_equal(remote, local)
+    assert remote_quality == local_quality
+    assert local["positive_prob"].nunique() > 10
+
+
+_TIMING_KEYS = ("seconds", "texts_per_s", "timings", "created_unix", "wall")
+
+
+def _without_timings(value):
+    """A results document less what measures time (which differs run to run on any engine)."""
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items()
+                if not any(t in k for t in _TIMING_KEYS) and not k.endswith("_s")}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+@pytest.mark.slow
+def test_run_on_dask_equals_local(tmp_path, cluster):
+    """The whole run, local and on two worker processes, from monthly parts of messy data:
+    every results document (less timings), the customer table, segments.csv and the
+    quarantine are the same."""
+    import json
+
+    from segment_report import run
+    from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset
+    from tests.conftest import FAST_OVERRIDES
+
+    data = generate_dataset(GenerateConfig(n_transactions=4000, months=6, seed=5, messy=True), tmp_path / "data")
+    raw = pd.read_csv(data.data_files["retail_table"], dtype=str, keep_default_na=False)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i in range(4):
+        raw.iloc[i::4].to_csv(parts / f"export-{i}.csv", index=False)
+    local = run(data.config_file, period="2026-10", out=tmp_path / "local", input=parts, **FAST_OVERRIDES)
+    remote = run(data.config_file, period="2026-10", out=tmp_path / "dask", input=parts,
+                 scheduler=cluster.scheduler_address, **FAST_OVERRIDES)
+    manifest = json.loads((remote.path / "manifest.json").read_text())
+    assert manifest["engine"]["name"] == "dask" and manifest["engine"]["workers"] == 2
+    for doc in sorted((local.path / "results").glob("*.json")):
+        mine = json.loads(doc.read_text())
+        theirs = json.loads((remote.path / "results" / doc.name).read_text())
+        assert _without_timings(theirs) == _without_timings(mine), doc.name
+    for table in ("customers", "reviews", "shap_values"):
+        pd.testing.assert_frame_equal(pd.read_parquet(remote.path / "results" / f"{table}.parquet"),
+                                      pd.read_parquet(local.path / "results" / f"{table}.parquet"))
+    for csv in ("data/segments.csv", "quarantine.csv"):
+        assert (remote.path / csv).read_bytes() == (local.path / csv).read_bytes(), csv
+
+
+class _KillOnStart(distributed.WorkerPlugin):
+    """A worker plugin: the worker running a task whose name starts with ``prefix`` dies on
+    the spot (``os._exit``), the first time only (a marker file says it happened) or always."""
+
+    def __init__(self, prefix: str, marker: str, always: bool = False) -> None:
+        self.prefix, self.marker, self.always = prefix, marker, always
+
+    def transition(self, key, start, finish, **kwargs) -> None:
+        import os
+
+        name = key[0] if isinstance(key, tuple) else str(key)
+        if finish == "executing" and name.startswith(self.prefix) and (self.always or not os.path.exists(self.marker)):
+            Path(self.marker).touch()
+            os._exit(1)
+
+
+@pytest.fixture
+def fresh_cluster():
+    """A cluster of its own for a test that kills its workers."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as local:
+        yield local
+
+
+@pytest.mark.slow
+def test_run_survives_a_killed_worker(tmp_path, fresh_cluster):
+    """A worker killed while it reads an input part: Dask runs the part again on a live
+    worker, the run succeeds and its tables are those of a local run."""
+    from segment_report import run
+    from tests.conftest import FAST_OVERRIDES
+
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    _parts_of_generated(tmp_path, parts)
+    marker = tmp_path / "killed"
+    with distributed.Client(fresh_cluster) as client:
+        client.register_plugin(_KillOnStart("_retail_part", str(marker)))
+        remote = run(None, period="2026-10", out=tmp_path / "dask", input=parts,
+                     scheduler=fresh_cluster.scheduler_address, **FAST_OVERRIDES)
+    assert marker.exists()  # a worker did die
+    local = run(None, period="2026-10", out=tmp_path / "local", input=parts, **FAST_OVERRIDES)
+    pd.testing.assert_frame_equal(pd.read_parquet(remote.path / "results" / "customers.parquet"),
+                                  pd.read_parquet(local.path / "results" / "customers.parquet"))
+
+
+@pytest.mark.slow
+def test_workers_that_keep_dying_fail_the_run_cleanly(tmp_path, fresh_cluster, runner):
+    """Every worker that computes customer features dies: after Dask's retries the run fails
+    with exit 1 and a message, the published report is untouched and status.json says so."""
+    from segment_report import run
+    from tests.conftest import FAST_OVERRIDES, use_vader
+
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    _parts_of_generated(tmp_path, parts)
+    published = run(None, period="2026-10", out=tmp_path / "out", input=parts, **FAST_OVERRIDES)
+    before = (published.path / "results" / "segments.json").read_bytes()
+    config = use_vader(tmp_path / "cfg.yaml")
+    with distributed.Client(fresh_cluster) as client:
+        client.register_plugin(_KillOnStart("build_customer_features", str(tmp_path / "killed"), always=True))
+        result = invoke(runner, "run", "--config", config, "--input", parts, "--out", tmp_path / "out",
+                        "--period", "2026-10", "--force", "--scheduler", fresh_cluster.scheduler_address)
+    assert result.exit_code == 1, result.output
+    assert "the Dask workers running a task kept dying" in result.stderr and "Traceback" not in result.output
+    assert (published.path / "results" / "segments.json").read_bytes() == before
+    status = (published.path / "status.json").read_text()
+    assert '"failed"' in status and '"stage": "features"' in status
+    assert "previous report in this folder is unchanged" in status
+
+
+def _parts_of_generated(tmp_path: Path, parts: Path) -> None:
+    from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset
+
+    data = generate_dataset(GenerateConfig(n_transactions=2000, months=4, seed=9), tmp_path / "data")
+    raw = pd.read_csv(data.data_files["retail_table"], dtype=str, keep_default_na=False)
+    for i in range(3):
+        raw.iloc[i::3].to_csv(parts / f"p{i}.csv", index=False)

@@ -309,8 +309,26 @@ class Explained:
     additivity: dict[str, Any]
 
 
+#: rows per TreeSHAP task on a cluster (each row's values are exact and computed on their own)
+SHAP_CHUNK = 250
+
+
+def _shap_chunk(X: np.ndarray, model: Any, backend: str) -> tuple[np.ndarray, float, str]:
+    return _tree_shap(model, X, backend)
+
+
+def tree_shap_on(executor: Any, model: Any, X: np.ndarray, backend: str) -> tuple[np.ndarray, float, str]:
+    """:func:`_tree_shap`, with a Dask ``executor`` over chunks of rows on its workers (the
+    model sent to each once); the same values either way."""
+    if executor is None or executor.name == "local" or len(X) <= SHAP_CHUNK:
+        return _tree_shap(model, X, backend)
+    chunks = [X[i:i + SHAP_CHUNK] for i in range(0, len(X), SHAP_CHUNK)]
+    parts = executor.gather(executor.map(_shap_chunk, chunks, model=executor.share(model), backend=backend))
+    return np.vstack([p[0] for p in parts]), parts[0][1], parts[0][2]
+
+
 def explain_sample(vm: ValueModel, y: np.ndarray, strata: np.ndarray, cfg: DriversConfig,
-                   rng: np.random.Generator) -> Explained:
+                   rng: np.random.Generator, executor: Any = None) -> Explained:
     """Exact TreeSHAP on a stratified sample of customers, with the additivity check.
 
     Args:
@@ -319,10 +337,11 @@ def explain_sample(vm: ValueModel, y: np.ndarray, strata: np.ndarray, cfg: Drive
         strata: one stratum per customer (segment ids, or zeros).
         cfg: the ``drivers`` config section.
         rng: draws the sample.
+        executor: where the SHAP values are computed (``pipeline.engine``; default here).
     """
     rows, weights, design = _stratified_sample(strata, cfg.shap_sample_size,
                                                cfg.shap_min_per_segment, rng)
-    S, base, backend = _tree_shap(vm.model, vm.X[rows], cfg.shap_backend)
+    S, base, backend = tree_shap_on(executor, vm.model, vm.X[rows], cfg.shap_backend)
     pred_rows = vm.model.predict(vm.X[rows])
     add_err = np.abs(base + S.sum(axis=1) - pred_rows)
     tolerance = 1e-6 * max(1.0, float(np.abs(y).max()))

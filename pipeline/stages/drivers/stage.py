@@ -161,7 +161,7 @@ def _segment_ids(data: pd.DataFrame) -> tuple[np.ndarray | None, dict[int, str]]
     return seg_ids, seg_names
 
 
-def explain_drivers(customers: pd.DataFrame, cfg: DriversConfig, seed: int) -> DriversResult:
+def explain_drivers(customers: pd.DataFrame, cfg: DriversConfig, seed: int, executor: Any = None) -> DriversResult:
     """Explain customer value: leakage-guarded spend model, SHAP, personas, findings.
 
     Args:
@@ -169,6 +169,7 @@ def explain_drivers(customers: pd.DataFrame, cfg: DriversConfig, seed: int) -> D
             ``segment_id``/``segment_name`` are optional.
         cfg: the ``drivers`` config section.
         seed: random seed (sampling, forests, bootstrap).
+        executor: where the SHAP values are computed (``pipeline.engine``; default here).
 
     Returns:
         :class:`DriversResult` with the report dict (``results/drivers.json``), the SHAP
@@ -234,7 +235,7 @@ def explain_drivers(customers: pd.DataFrame, cfg: DriversConfig, seed: int) -> D
     strata = (seg_ids if seg_ids is not None and np.unique(seg_ids).size > 1
               else np.zeros(n, dtype=int))
     t = _now()
-    ex = explain_sample(vm, y, strata, cfg, rng)
+    ex = explain_sample(vm, y, strata, cfg, rng, executor)
     _lap(timings, "shap", t)
     t = _now()
     report.update(global_importance(vm, ex, feats, labels, cfg, rng))

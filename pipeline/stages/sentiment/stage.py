@@ -149,7 +149,8 @@ def _fine_tune_and_choose(reviews: pd.DataFrame, cfg: SentimentConfig, scorer: S
 
 def run_sentiment_stage(reviews: pd.DataFrame, customer_ids: pd.Series, as_of: pd.Timestamp,
                         cfg: SentimentConfig, cache: ScoreCache | None, seed: int,
-                        refresh: bool = False, work_dir: Path | None = None) -> SentimentResult:
+                        refresh: bool = False, work_dir: Path | None = None,
+                        executor: Any = None) -> SentimentResult:
     """The sentiment stage: score every review, aggregate per customer, report.
 
     The score cache is handed in, opened by the caller (``cache.score_cache``); with
@@ -164,6 +165,7 @@ def run_sentiment_stage(reviews: pd.DataFrame, customer_ids: pd.Series, as_of: p
         seed: the run's seed (splits and fine-tuning).
         refresh: score every review again (``run --force``); the cache is rewritten, not read.
         work_dir: where a fine-tuned model is kept between runs (a temporary folder when ``None``).
+        executor: where reviews not in the cache are scored (``pipeline.engine``; default here).
 
     Returns:
         :class:`SentimentResult`.
@@ -190,7 +192,7 @@ def run_sentiment_stage(reviews: pd.DataFrame, customer_ids: pd.Series, as_of: p
         scorer, report["fine_tune"] = _fine_tune_and_choose(reviews, cfg, scorer, cache, work_dir, seed)
     elif cfg.fine_tune:
         report["fine_tune"] = {"status": "skipped", "reason": "the reviews carry no ratings"}
-    scores, quality, stats = scorer.score(reviews["text"].tolist())
+    scores, quality, stats = scorer.score(reviews["text"].tolist(), executor=executor)
     reviews["positive_prob"] = scores["positive_prob"].to_numpy()
     reviews["label"] = scores["label"].to_numpy()
     customers, cust_summary = aggregate_customers(reviews, customer_ids, as_of,
