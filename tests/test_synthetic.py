@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -156,11 +157,11 @@ def test_written_config_loads_and_points_at_the_files(tmp_path, mode):
     cfg = load_config(ds.config_file)
     assert cfg.input.mode == mode
     if mode == "retail_table":
-        assert cfg.input.path == ds.data_files["retail_table"].resolve()
+        assert Path(cfg.input.path) == ds.data_files["retail_table"].resolve()
     else:
         for key in ("customers", "transactions", "reviews"):
-            spec = getattr(cfg.input, key)
-            assert spec.path == ds.data_files[key].resolve() and spec.path.exists()
+            spec = getattr(cfg.input, key)  # path: a Path, or text (a file, glob, folder or URL)
+            assert Path(spec.path) == ds.data_files[key].resolve() and Path(spec.path).exists()
         pii = cfg.input.table_columns("customers")
         assert (pii.name, pii.email, pii.phone, pii.address, pii.city, pii.zipcode) == (
             "name", "email", "phone", "address", "city", "zipcode")

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from segment_report.pipeline.config import load_config
 from segment_report.pipeline.errors import ConfigError
 from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset, generate_frames
 from segment_report.pipeline.synthetic import files as synthetic_files
@@ -151,6 +152,17 @@ def test_monthly_parts_tables(tmp_path, messy):
         "customers.csv", "transactions/", "reviews/")
     assert tree["transactions"]["columns"] == yaml.safe_load(
         single.config_file.read_text())["input"]["transactions"]["columns"]
+
+
+@pytest.mark.parametrize("mode", ["retail_table", "tables"])
+def test_monthly_parts_config_loads_and_points_at_the_folders(tmp_path, mode):
+    ds = generate_dataset(GenerateConfig(mode=mode, n_transactions=1_000, parts="monthly"),
+                          tmp_path / "d")
+    cfg = load_config(ds.config_file)
+    specs = ({"retail_table": cfg.input.path} if mode == "retail_table" else
+             {k: getattr(cfg.input, k).path for k in ("customers", "transactions", "reviews")})
+    assert {k: Path(v) for k, v in specs.items()} == {k: p.resolve() for k, p in ds.data_files.items()}
+    assert [Path(v).is_dir() for v in specs.values()] == [k != "customers" for k in specs]
 
 
 def test_monthly_parts_replace_the_parts_of_an_earlier_generation(tmp_path):
