@@ -62,9 +62,9 @@ def config_options(func: Callable) -> Callable:
 
     @click.option("--config", "config_path", type=click.Path(path_type=Path),
                   help="YAML configuration file (see config.example.yaml).")
-    @click.option("--input", "input_path", type=click.Path(path_type=Path),
-                  help="Retail table: a CSV or Parquet file, a glob ('exports/*.csv') or a folder of "
-                       "parts; overrides input.path.")
+    @click.option("--input", "input_path", metavar="PATH",
+                  help="Retail table: a CSV or Parquet file, a glob ('exports/*.csv'), a folder of "
+                       "parts, or a URL (s3://bucket/exports/); overrides input.path.")
     @click.option("--out", "out_dir", type=click.Path(path_type=Path),
                   help="Output root; the run folder is OUT/PERIOD. Overrides run.out_dir.")
     @click.option("--period", help="Month to analyse: YYYY-MM, 'last' or 'all'. Overrides run.period.")
@@ -122,8 +122,8 @@ def cli(quiet: bool, verbose: int, debug: bool) -> None:
               help="Folder to write the data, its config and the ground truth into.")
 @click.option("--mode", type=click.Choice(["retail_table", "tables"]), default="retail_table",
               show_default=True, help="One retail table, or customers + transactions + reviews.")
-@click.option("--transactions", "n_transactions", type=click.IntRange(1_000, 2_000_000),
-              default=20_000, show_default=True, help="Number of transactions (1k to 2M).")
+@click.option("--transactions", "n_transactions", type=click.IntRange(1_000, 10_000_000),
+              default=20_000, show_default=True, help="Number of transactions (1k to 10M).")
 @click.option("--months", type=click.IntRange(1, 60), default=6, show_default=True,
               help="Months of history, ending with --end.")
 @click.option("--end", "end_date", default="2026-10-31", show_default=True,
@@ -132,13 +132,15 @@ def cli(quiet: bool, verbose: int, debug: bool) -> None:
               help="Number of planted latent personas.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
 @click.option("--messy", is_flag=True, help="Inject real-world mess and a known number of invalid rows.")
+@click.option("--parts", type=click.Choice(["none", "monthly"]), default="none", show_default=True,
+              help="monthly: write the transactions (and reviews) as a folder of one CSV per month.")
 def generate(out_dir: Path, mode: str, n_transactions: int, months: int, end_date: str,
-             n_personas: int, seed: int, messy: bool) -> None:
+             n_personas: int, seed: int, messy: bool, parts: str) -> None:
     """Generate synthetic retail data with planted, documented ground truth."""
     from segment_report.pipeline.synthetic import GenerateConfig, generate_dataset
 
     cfg = GenerateConfig(mode=mode, n_transactions=n_transactions, months=months,
-                         end_date=end_date, n_personas=n_personas, seed=seed, messy=messy)
+                         end_date=end_date, n_personas=n_personas, seed=seed, messy=messy, parts=parts)
     result = generate_dataset(cfg, out_dir)
     click.echo(f"wrote {result.summary()}")
 
@@ -146,7 +148,7 @@ def generate(out_dir: Path, mode: str, n_transactions: int, months: int, end_dat
 @cli.command(epilog=_example("segment-report validate --input data/retail_data.csv --out reports-out"))
 @config_options
 @engine_options
-def validate(config_path: Path | None, input_path: Path | None, out_dir: Path | None,
+def validate(config_path: Path | None, input_path: str | None, out_dir: Path | None,
              period: str | None, seed: int | None, engine_overrides: dict[str, Any]) -> None:
     """Check inputs against the contract and write quarantine.csv; no modelling."""
     from segment_report.pipeline.runner import validate_inputs
@@ -177,7 +179,7 @@ def validate(config_path: Path | None, input_path: Path | None, out_dir: Path | 
 @click.option("--to", "recipients", multiple=True, help="Recipient for --email (repeatable).")
 @click.option("--no-gates", is_flag=True,
               help="Do not check the quality gates (gates.enabled: false): never hold the report back.")
-def run(config_path: Path | None, input_path: Path | None, out_dir: Path | None,
+def run(config_path: Path | None, input_path: str | None, out_dir: Path | None,
         period: str | None, seed: int | None, reuse_model: Path | None,
         deterministic: bool | None, force: bool, send_email: bool, recipients: tuple[str, ...],
         no_gates: bool, engine_overrides: dict[str, Any]) -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import copy
 import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from segment_report.pipeline.errors import ConfigError, check_reachable, os_error_to_input_error
 
@@ -107,10 +107,19 @@ class ReviewColumns(StrictModel):
     title: str | None = None
 
 
-class TableFile(StrictModel):
-    """One input file and its column mapping."""
+def _as_location(value: Any) -> Any:
+    return str(value) if isinstance(value, Path) else value
 
-    path: Path
+
+#: where an input is: a local file, glob or folder, or an fsspec URL (``s3://bucket/exports/``);
+#: kept as text, since a Path would turn ``s3://b/k`` into ``s3:/b/k``
+Location = Annotated[str, BeforeValidator(_as_location)]
+
+
+class TableFile(StrictModel):
+    """One input (a file, a glob, a folder of parts or a URL) and its column mapping."""
+
+    path: Location
     columns: dict[str, str | None] = Field(default_factory=dict)
 
 
@@ -118,7 +127,7 @@ class InputConfig(StrictModel):
     """Where the data comes from and how to read it."""
 
     mode: Literal["retail_table", "tables"] = "retail_table"
-    path: Path | None = None
+    path: Location | None = None
     columns: RetailColumns = RetailColumns()
     customers: TableFile | None = None
     transactions: TableFile | None = None
@@ -645,6 +654,8 @@ def _resolve_relative_paths(raw: dict[str, Any], base: Path) -> None:
         if isinstance(section, dict) and isinstance(section.get(key), str):
             value = section[key]
             if key == "model" and value in ("default", "vader"):
+                return
+            if "://" in value:  # a URL (s3://, file://) is where it says
                 return
             if not Path(value).is_absolute():
                 section[key] = str(base / value)

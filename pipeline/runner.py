@@ -274,7 +274,6 @@ class _Run:
     cfg: Config
     force: bool
     ingested: IngestResult
-    input_hashes: dict[Path, str]
     window: Any
     timings: dict[str, float]
     executor: Executor
@@ -293,8 +292,7 @@ def _manifest(run: _Run, data: Artefacts, started: dt.datetime, wall: float, fin
         "seed": run.cfg.seed,
         "period": run.window.as_dict(),
         "config": config_to_dict(run.cfg),
-        "inputs": [{"file": str(p), "sha256": run.input_hashes[p], "bytes": p.stat().st_size}
-                   for p in run.ingested.input_files],
+        "inputs": run.ingested.inputs,
         "row_counts": {**run.ingested.quality["totals"],
                        "customers_in_window": int(len(customers)) if customers is not None else 0,
                        "reviews": int(len(run.ingested.reviews))},
@@ -390,7 +388,7 @@ def _fingerprint(run: _Run) -> str:
     privacy = run.cfg.privacy
     salt = privacy.salt or os.environ.get(privacy.salt_env, "")
     config["privacy"]["salt"] = hashlib.sha256(salt.encode()).hexdigest() if privacy.hash_customer_ids else None
-    doc = {"inputs": [run.input_hashes[p] for p in run.ingested.input_files], "config": config,
+    doc = {"inputs": [f["sha256"] for f in run.ingested.inputs], "config": config,
            "version": __version__, "window": run.window.as_dict(), "previous": prev_print,
            "sentiment_model": _model_digest(run.cfg.sentiment.model)}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
@@ -447,8 +445,7 @@ def run_pipeline(cfg: Config, force: bool = False, email: bool = False,
         ingested = ingest(cfg.input, cfg.privacy, executor)
         timings["ingest"] = round(time.perf_counter() - t0, 3)
         window = resolve_window(ingested.transactions["date"], cfg.run.period, cfg.run.lookback_months)
-        run = _Run(cfg, force, ingested, {p: file_sha256(p) for p in ingested.input_files}, window, timings,
-                   executor)
+        run = _Run(cfg, force, ingested, window, timings, executor)
         final = RunFolder(run.out / window.label)
         with RunLock(run.out, window.label), terminate_on_signals():
             recover(run.out, window.label)

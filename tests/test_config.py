@@ -60,7 +60,9 @@ def test_relative_paths_resolve_against_config_folder(tmp_path):
     path = tmp_path / "sub" / "c.yaml"
     path.write_text("input:\n  path: data/retail.csv\n")
     cfg = load_config(path)
-    assert cfg.input.path == tmp_path / "sub" / "data" / "retail.csv"
+    assert cfg.input.path == str(tmp_path / "sub" / "data" / "retail.csv")  # text: it may be a URL
+    path.write_text("input:\n  path: s3://bucket/exports/\n")
+    assert load_config(path).input.path == "s3://bucket/exports/"  # a URL is where it says
 
 
 def test_other_paths_resolve_against_config_folder(tmp_path):

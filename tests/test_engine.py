@@ -323,3 +323,48 @@ def _parts_of_generated(tmp_path: Path, parts: Path) -> None:
     raw = pd.read_csv(data.data_files["retail_table"], dtype=str, keep_default_na=False)
     for i in range(3):
         raw.iloc[i::3].to_csv(parts / f"p{i}.csv", index=False)
+
+
+def test_url_inputs_through_fsspec(messy, dask_executor):
+    """A folder given as a URL is listed and fetched through fsspec, on the workers too
+    (file:// here; s3://, gs://, abfs:// the same once their package is installed), and a
+    part in memory:// reads as well: the same tables as the local folder."""
+    import fsspec
+
+    parts = messy.parent.parent / "parts"
+    local = ingest(_retail(parts), PrivacyConfig())
+    by_url = ingest(_retail(f"file://{parts}/"), PrivacyConfig(), dask_executor)
+    for name in ("transactions", "customers", "reviews", "quarantine"):
+        pd.testing.assert_frame_equal(getattr(by_url, name), getattr(local, name))
+    assert [f["file"] for f in by_url.inputs] == [f"file://{parts}/part-{i}.csv" for i in range(3)]
+    assert [f["sha256"] for f in by_url.inputs] == [f["sha256"] for f in local.inputs]
+
+    memory = fsspec.filesystem("memory")
+    for i in range(3):
+        memory.pipe(f"/exports/part-{i}.csv", (parts / f"part-{i}.csv").read_bytes())
+    in_memory = ingest(_retail("memory://exports/part-*.csv"), PrivacyConfig())
+    pd.testing.assert_frame_equal(in_memory.transactions, local.transactions)
+    assert in_memory.quality["files"]["retail_table"]["file"] == "part-*.csv (3 parts)"
+
+
+def test_url_problems_are_input_errors():
+    from segment_report.pipeline.errors import InputDataError
+
+    with pytest.raises(InputDataError, match="file not found") as missing:
+        ingest(_retail("memory://nowhere/retail.csv"), PrivacyConfig())
+    assert missing.value.file == "memory://nowhere/retail.csv"
+    with pytest.raises(InputDataError, match="not installed|cannot be read") as unknown:
+        ingest(_retail("nosuchprotocol://bucket/retail.csv"), PrivacyConfig())
+    assert "nosuchprotocol://bucket/retail.csv" in unknown.value.message
+
+
+def test_object_storage_without_its_package_says_what_to_install():
+    import importlib.util
+
+    from segment_report.pipeline.errors import InputDataError
+
+    if importlib.util.find_spec("s3fs") is not None:
+        pytest.skip("s3fs is installed here")
+    with pytest.raises(InputDataError, match="not installed") as caught:
+        ingest(_retail("s3://bucket/exports/"), PrivacyConfig())
+    assert "pip install s3fs" in caught.value.message

@@ -50,11 +50,20 @@ class RawTable:
     #: how the file is named in the quarantine and data-quality counts (default: its name;
     #: a part of a folder: its path inside the folder)
     label: str = ""
+    #: where the file was read from, as the user gave it (a path, or a URL fetched to ``path``)
+    source: str = ""
+    sha256: str = ""
+    size: int = 0
 
     @property
     def name(self) -> str:
         """The file's label, else its name."""
         return self.label or self.path.name
+
+    @property
+    def where(self) -> str:
+        """The file as the user knows it: its URL, or its path."""
+        return self.source or str(self.path)
 
 
 def file_sha256(path: Path) -> str:

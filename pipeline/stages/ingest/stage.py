@@ -16,6 +16,7 @@ with a reason; a valid row is never dropped. Validation of the parsed tables use
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,8 @@ from segment_report.pipeline.errors import InputDataError
 from segment_report.pipeline.stages.ingest.privacy import (PII_FIELDS, hash_ids, resolve_salt, scrub_text,
                                                            scrub_texts)
 from segment_report.pipeline.engine import Executor, LocalExecutor
-from segment_report.pipeline.stages.ingest.readers import RawTable, read_raw_table
-from segment_report.pipeline.stages.ingest.sources import (duplicates_across, input_parts,
+from segment_report.pipeline.stages.ingest.readers import RawTable, file_sha256, read_raw_table
+from segment_report.pipeline.stages.ingest.sources import (duplicates_across, filesystem, input_parts, is_url,
                                                            repeated_ids_across, row_hashes)
 from segment_report.pipeline.states import CODE_TO_NAME, normalise_states
 
@@ -80,7 +81,8 @@ class IngestResult:
     reviews: pd.DataFrame
     quarantine: pd.DataFrame
     quality: dict[str, Any]
-    input_files: list[Path] = field(default_factory=list)
+    #: every file read (every part): file, sha256, bytes
+    inputs: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> str:
         """One-line human summary."""
@@ -289,7 +291,7 @@ def _map_columns(raw: RawTable, mapping: Any, required: tuple[str, ...],
             hint = f" (did you mean '{close}'?)" if close else ""
             raise InputDataError(
                 f"required column '{src}' ({canon.replace('_', ' ')}) is missing{hint}",
-                file=str(raw.path),
+                file=raw.where,
                 expected=f"columns including {sorted(set(wanted[c] for c in required if c in wanted))}; "
                          f"found {sorted(available)[:40]}",
                 fix=f"rename the column in the file, or map it in the config "
@@ -530,10 +532,44 @@ def _scrub_reviews(reviews: pd.DataFrame, pii: pd.DataFrame, privacy: PrivacyCon
 
 # --------------------------------------------------------------------------- parts
 
-def _read_part(path: Path, label: str, what: str, cfg: InputConfig) -> RawTable:
-    raw = read_raw_table(Path(path), what, cfg.encoding, cfg.max_field_bytes)
+def _read_part(location: str | Path, label: str, what: str, cfg: InputConfig) -> RawTable:
+    """Read one part (on a worker with the Dask engine), with its SHA-256 for manifest.json."""
+    if is_url(location):
+        raw = _read_url(str(location), label, what, cfg)
+    else:
+        raw = read_raw_table(Path(location), what, cfg.encoding, cfg.max_field_bytes)
+        raw.sha256, raw.size = file_sha256(raw.path), raw.path.stat().st_size
     raw.label = label
     return raw
+
+
+def _read_url(url: str, label: str, what: str, cfg: InputConfig) -> RawTable:
+    """Fetch a part from its filesystem (fsspec) to a temporary file, read that, drop it."""
+    fs, inner = filesystem(url, what)
+    with tempfile.TemporaryDirectory(prefix="segment-report-") as tmp:
+        local = Path(tmp) / Path(label).name  # the suffix is kept: CSV or Parquet is told by it
+        try:
+            fs.get_file(inner, str(local))
+        except FileNotFoundError:
+            raise InputDataError(f"{what} file not found", file=url, expected="an existing CSV or Parquet file",
+                                 fix="check the URL (input.path / input.<table>.path or --input)") from None
+        except OSError as exc:
+            raise InputDataError(f"{what} file cannot be fetched: {exc}", file=url,
+                                 expected="a file this machine can read",
+                                 fix="check the URL and the credentials of its filesystem") from None
+        try:
+            raw = read_raw_table(local, what, cfg.encoding, cfg.max_field_bytes)
+        except InputDataError as exc:
+            exc.file = url  # the user knows the URL, not the temporary copy
+            raise
+        raw.sha256, raw.size = file_sha256(local), local.stat().st_size
+    raw.source = url
+    return raw
+
+
+def _part_record(raw: RawTable) -> dict[str, Any]:
+    """What manifest.json says of one input file."""
+    return {"file": raw.where, "sha256": raw.sha256, "bytes": raw.size}
 
 
 def _part_hashes(raw: RawTable) -> pd.DataFrame:
@@ -564,7 +600,7 @@ class _Source:
     raws: list[Any]
     drops: list[pd.Index | None]
     labels: list[str]
-    paths: list[Path]
+    files: list[dict[str, Any]]
     label: str
 
     @property
@@ -579,13 +615,15 @@ def _read_source(ex: Executor, path: Path | None, what: str, cfg: InputConfig) -
         raise InputDataError(f"no {what} file given",
                              expected="input.path in the config or --input FILE",
                              fix="segment-report run --input retail_data.csv (or set input.path)")
-    parts = input_parts(Path(path), what)
-    paths, labels = [p for p, _ in parts], [label for _, label in parts]
-    raws = ex.map(_read_part, paths, labels, what=what, cfg=cfg)
+    parts = input_parts(path, what)
+    locations, labels = [p for p, _ in parts], [label for _, label in parts]
+    raws = ex.map(_read_part, locations, labels, what=what, cfg=cfg)
+    files = ex.gather(ex.map(_part_record, raws))
     if len(parts) == 1:
-        return _Source(raws, [None], labels, paths, labels[0])
+        return _Source(raws, [None], labels, files, labels[0])
     drops = duplicates_across(ex.gather(ex.map(_part_hashes, raws)))
-    return _Source(raws, drops, labels, paths, f"{Path(path).name} ({len(parts)} parts)")
+    name = str(path).rstrip("/").rsplit("/", 1)[-1]
+    return _Source(raws, drops, labels, files, f"{name} ({len(parts)} parts)")
 
 
 def _merge_counts(values: list[Any]) -> Any:
@@ -653,7 +691,7 @@ def _open_table(raw: RawTable, drop: pd.Index | None, cfg: InputConfig, privacy:
 
 def _require_amount(table: _Table, fix: str) -> None:
     if "total" not in table.present and not {"amount", "quantity"} <= set(table.present):
-        raise InputDataError("no usable amount column", file=str(table.raw.path),
+        raise InputDataError("no usable amount column", file=table.raw.where,
                              expected="an order total column, or unit amount and quantity columns",
                              fix=fix)
 
@@ -706,7 +744,7 @@ def _retail_part(raw: RawTable, drop: pd.Index | None, multi: bool, cfg: InputCo
 
 
 def _ingest_retail(ex: Executor, cfg: InputConfig, privacy: PrivacyConfig, salt: bytes | None
-                   ) -> tuple[dict[str, pd.DataFrame], list[pd.DataFrame], dict, list[Path]]:
+                   ) -> tuple[dict[str, pd.DataFrame], list[pd.DataFrame], dict, list[dict[str, Any]]]:
     source = _read_source(ex, cfg.path, "retail table", cfg)
     parts = ex.gather(ex.map(_retail_part, source.raws, source.drops, multi=source.multi, cfg=cfg,
                              privacy=privacy, salt=salt))
@@ -718,7 +756,7 @@ def _ingest_retail(ex: Executor, cfg: InputConfig, privacy: PrivacyConfig, salt:
         "reviews": _concat([p.tables["reviews"] for p in parts]),
     }
     stats = _merge_stats(source, [p.stats for p in parts])
-    return tables, [p.quarantine for p in parts], {"retail_table": stats}, source.paths
+    return tables, [p.quarantine for p in parts], {"retail_table": stats}, source.files
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -800,10 +838,10 @@ def _reviews_part(raw: RawTable, drop: pd.Index | None, multi: bool, pii_c: pd.D
 
 
 def _ingest_tables(ex: Executor, cfg: InputConfig, privacy: PrivacyConfig, salt: bytes | None
-                   ) -> tuple[dict[str, pd.DataFrame], list[pd.DataFrame], dict, list[Path]]:
+                   ) -> tuple[dict[str, pd.DataFrame], list[pd.DataFrame], dict, list[dict[str, Any]]]:
     quarantine: list[pd.DataFrame] = []
     files: dict[str, Any] = {}
-    paths: list[Path] = []
+    paths: list[dict[str, Any]] = []
 
     src_c = _read_source(ex, cfg.customers.path, "customers", cfg)
     repeated = repeated_ids_across(ex.gather(ex.map(_customer_ids, src_c.raws, src_c.drops, cfg=cfg)))
@@ -813,7 +851,7 @@ def _ingest_tables(ex: Executor, cfg: InputConfig, privacy: PrivacyConfig, salt:
     pii_c = pd.concat([p.tables["pii"] for p in parts_c]) if src_c.multi else parts_c[0].tables["pii"]
     quarantine += [p.quarantine for p in parts_c]
     files["customers"] = _merge_stats(src_c, [p.stats for p in parts_c])
-    paths += src_c.paths
+    paths += src_c.files
 
     src_t = _read_source(ex, cfg.transactions.path, "transactions", cfg)
     parts_t = ex.gather(ex.map(_transactions_part, src_t.raws, src_t.drops, multi=src_t.multi, cfg=cfg,
@@ -824,7 +862,7 @@ def _ingest_tables(ex: Executor, cfg: InputConfig, privacy: PrivacyConfig, salt:
         (~transactions["customer_id"].isin(customers["customer_id"])).sum())
     quarantine += [p.quarantine for p in parts_t]
     files["transactions"] = stats_t
-    paths += src_t.paths
+    paths += src_t.files
 
     # customers known only from transactions still count (with unknown demographics)
     extra_ids = pd.Index(transactions["customer_id"].unique()).difference(pd.Index(customers["customer_id"]))
@@ -841,7 +879,7 @@ def _ingest_tables(ex: Executor, cfg: InputConfig, privacy: PrivacyConfig, salt:
         reviews = _concat([p.tables["reviews"] for p in parts_r])
         quarantine += [p.quarantine for p in parts_r]
         files["reviews"] = _merge_stats(src_r, [p.stats for p in parts_r])
-        paths += src_r.paths
+        paths += src_r.files
     return {"transactions": transactions, "customers": customers, "reviews": reviews}, quarantine, files, paths
 
 
