@@ -66,7 +66,9 @@ def generate_frames(cfg: GenerateConfig) -> tuple[dict[str, pd.DataFrame], dict]
         ``retail_table``; ``"customers"``, ``"transactions"``, ``"reviews"`` in mode
         ``tables``), all columns as written to CSV, plus ``"truth_customers"`` and
         ``"truth_reviews"``. ``truth`` is the JSON-serialisable content of
-        ``ground_truth.json``.
+        ``ground_truth.json`` (less its ``parts`` row counts with ``parts="monthly"``, known
+        once the parts are written). The tables are whole in memory: for millions of
+        transactions :func:`generate_dataset` builds and writes them in chunks instead.
     """
     tables, truth = generate_tables(cfg)
     return {k: v.frame() if isinstance(v, RowSource) else v for k, v in tables.items()}, truth
