@@ -78,6 +78,7 @@ class DaskExecutor:
 
     def __init__(self, client: Any, slots: int, where: str = "", workers: int = 0) -> None:
         self.client = client
+        self._environ = dict(os.environ)
         self.slots = slots
         self.where = where
         self.workers = workers
@@ -91,13 +92,22 @@ class DaskExecutor:
 
     def gather(self, handles: list[Any]) -> list[Any]:
         with _workers_lost():
-            return self.client.gather(handles)
+            values = self.client.gather(handles)
+        self._restore_environment()
+        return values
 
     def results(self, handles: list[Any]) -> Iterator[Any]:
         for handle in handles:
             with _workers_lost():
                 value = handle.result()
+            self._restore_environment()
             yield value
+
+    def _restore_environment(self) -> None:
+        """Undo what a nanny that restarted a worker set in this process (``_environment_kept``)."""
+        if dict(os.environ) != self._environ:
+            os.environ.clear()
+            os.environ.update(self._environ)
 
     def share(self, value: Any) -> Any:
         return self.client.scatter(value, broadcast=True)
@@ -140,8 +150,30 @@ def _local_cluster(cfg: DaskConfig) -> Any:
     from distributed import LocalCluster
 
     workers = cfg.n_workers or max(1, len(os.sched_getaffinity(0)) // cfg.threads_per_worker)
-    return LocalCluster(n_workers=workers, threads_per_worker=cfg.threads_per_worker,
-                        memory_limit=cfg.memory_limit, processes=True, dashboard_address=":0")
+    with _environment_kept():
+        return LocalCluster(n_workers=workers, threads_per_worker=cfg.threads_per_worker,
+                            memory_limit=cfg.memory_limit, processes=True, dashboard_address=":0")
+
+
+@contextlib.contextmanager
+def _environment_kept() -> Iterator[None]:
+    """This process's environment as it was before the block.
+
+    A nanny sets its worker's variables (``OMP_NUM_THREADS=1``, ``PYTHONHASHSEED``...) in the
+    environment of the process that runs it, before it spawns the worker, and leaves them
+    there; in a LocalCluster that is this process. A library loaded later in the run then read
+    ``OMP_NUM_THREADS=1`` and the UMAP layout of the segments came out different from a local
+    run's (measured at 1M transactions: the same graph, another embedding). A nanny that
+    restarts a dead worker does it again, so the executor puts the environment back after every
+    wait as well.
+    """
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        if dict(os.environ) != before:
+            os.environ.clear()
+            os.environ.update(before)
 
 
 @contextlib.contextmanager

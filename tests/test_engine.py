@@ -368,3 +368,18 @@ def test_object_storage_without_its_package_says_what_to_install():
     with pytest.raises(InputDataError, match="not installed") as caught:
         ingest(_retail("s3://bucket/exports/"), PrivacyConfig())
     assert "pip install s3fs" in caught.value.message
+
+
+def test_local_cluster_leaves_this_process_environment_alone(monkeypatch):
+    """A nanny puts its workers' OMP_NUM_THREADS=1 into the environment of the process that
+    starts it, which changed the client's UMAP layout; the engine puts it back."""
+    import os
+
+    from segment_report.pipeline.engine import open_executor
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = dict(os.environ)
+    with open_executor(load_config(None, {"engine": "dask", "dask.n_workers": 1})) as executor:
+        assert dict(os.environ) == before
+        assert executor.gather(executor.map(os.getenv, ["OMP_NUM_THREADS"])) == ["1"]  # the worker's own
+    assert dict(os.environ) == before

@@ -320,7 +320,8 @@ def _shap_chunk(X: np.ndarray, model: Any, backend: str) -> tuple[np.ndarray, fl
 def tree_shap_on(executor: Any, model: Any, X: np.ndarray, backend: str) -> tuple[np.ndarray, float, str]:
     """:func:`_tree_shap`, with a Dask ``executor`` over chunks of rows on its workers (the
     model sent to each once); the same values either way."""
-    if executor is None or executor.name == "local" or len(X) <= SHAP_CHUNK:
+    # below a few chunks, sending the forest to the workers costs more than it saves
+    if executor is None or executor.name == "local" or len(X) <= 4 * SHAP_CHUNK:
         return _tree_shap(model, X, backend)
     chunks = [X[i:i + SHAP_CHUNK] for i in range(0, len(X), SHAP_CHUNK)]
     parts = executor.gather(executor.map(_shap_chunk, chunks, model=executor.share(model), backend=backend))
