@@ -383,3 +383,30 @@ def test_local_cluster_leaves_this_process_environment_alone(monkeypatch):
         assert dict(os.environ) == before
         assert executor.gather(executor.map(os.getenv, ["OMP_NUM_THREADS"])) == ["1"]  # the worker's own
     assert dict(os.environ) == before
+
+
+def test_readers_take_results_as_partitioned_datasets(fast_demo, tmp_path):
+    """A cluster may write a table too big for one file as a Parquet dataset (a folder of
+    parts): load_run and render read it as they read one file."""
+    import shutil
+
+    from segment_report import load_run, render
+    from segment_report.pipeline.io.store import load_previous_run
+
+    run_dir = tmp_path / "2026-10"
+    shutil.copytree(fast_demo / "2026-10", run_dir)
+    original = {}
+    for name in ("customers", "reviews"):
+        file = run_dir / "results" / f"{name}.parquet"
+        original[name] = pd.read_parquet(file)
+        file.unlink()
+        file.mkdir()
+        half = len(original[name]) // 2
+        original[name].iloc[:half].to_parquet(file / "part-0.parquet")
+        original[name].iloc[half:].to_parquet(file / "part-1.parquet")
+    loaded = load_run(run_dir)
+    pd.testing.assert_frame_equal(loaded.customers.reset_index(drop=True), original["customers"])
+    assert render(loaded, "html")
+    previous = load_previous_run(tmp_path, "2026-11")  # what November's comparison reads
+    pd.testing.assert_frame_equal(previous.customers.reset_index(drop=True), original["customers"])
+    assert previous.n_reviews == len(original["reviews"]) > 0
