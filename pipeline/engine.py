@@ -87,10 +87,10 @@ class DaskExecutor:
         items = [list(it) for it in iterables]
         if not items or not items[0]:
             return []
-        # data (frames, arrays, lists of texts) goes to the workers by scatter, each piece to
-        # one worker, rather than inside the task graph (2.4 GB of graph at 10M transactions)
-        items = [self.client.scatter(values, hash=False) if _is_data(values[0]) else values for values in items]
-        # pure=False: two parts with equal arguments are still two tasks
+        # The data travel inside the task graph (2.4 GB at 10M transactions, and Dask warns),
+        # not by scatter: scattered data die with their worker, and the tasks that needed them
+        # then fail instead of running again elsewhere. pure=False: two parts with equal
+        # arguments are still two tasks.
         return self.client.map(func, *items, pure=False, **kwargs)
 
     def gather(self, handles: list[Any]) -> list[Any]:
@@ -118,22 +118,17 @@ class DaskExecutor:
                 "dashboard": self.client.dashboard_link}
 
 
-def _is_data(value: Any) -> bool:
-    import numpy as np
-    import pandas as pd
-
-    return isinstance(value, (pd.DataFrame, pd.Series, np.ndarray, list))
-
-
 @contextlib.contextmanager
 def _workers_lost() -> Iterator[None]:
     """A task whose worker died too often (Dask retries it on another worker first) is a clear
     error: which task, and what to look at."""
+    from concurrent.futures import CancelledError
+
     from distributed import KilledWorker
 
     try:
         yield
-    except KilledWorker as exc:
+    except (KilledWorker, CancelledError) as exc:  # cancelled: its inputs died with a worker
         raise EngineError(f"the Dask workers running a task kept dying: {exc}",
                           expected="workers that stay up while the run's tasks execute (Dask retried the "
                                    "task on other workers before giving up)",
