@@ -323,7 +323,9 @@ def tree_shap_on(executor: Any, model: Any, X: np.ndarray, backend: str) -> tupl
     # below a few chunks, sending the forest to the workers costs more than it saves
     if executor is None or executor.name == "local" or len(X) <= 4 * SHAP_CHUNK:
         return _tree_shap(model, X, backend)
-    chunks = [X[i:i + SHAP_CHUNK] for i in range(0, len(X), SHAP_CHUNK)]
+    from segment_report.pipeline.engine import chunked
+
+    chunks = chunked(X, SHAP_CHUNK)
     parts = executor.gather(executor.map(_shap_chunk, chunks, model=executor.share(model), backend=backend))
     return np.vstack([p[0] for p in parts]), parts[0][1], parts[0][2]
 

@@ -599,7 +599,6 @@ class _Source:
 
     raws: list[Any]
     drops: list[pd.Index | None]
-    labels: list[str]
     files: list[dict[str, Any]]
     label: str
 
@@ -620,10 +619,10 @@ def _read_source(ex: Executor, path: Path | None, what: str, cfg: InputConfig) -
     raws = ex.map(_read_part, locations, labels, what=what, cfg=cfg)
     files = ex.gather(ex.map(_part_record, raws))
     if len(parts) == 1:
-        return _Source(raws, [None], labels, files, labels[0])
+        return _Source(raws, [None], files, labels[0])
     drops = duplicates_across(ex.gather(ex.map(_part_hashes, raws)))
     name = str(path).rstrip("/").rsplit("/", 1)[-1]
-    return _Source(raws, drops, labels, files, f"{name} ({len(parts)} parts)")
+    return _Source(raws, drops, files, f"{name} ({len(parts)} parts)")
 
 
 def _merge_counts(values: list[Any]) -> Any:

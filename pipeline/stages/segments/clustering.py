@@ -410,11 +410,10 @@ def predict_in_chunks(segmenter: Segmenter, X: np.ndarray, executor: Any = None,
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:meth:`Segmenter.predict` over chunks of ``chunk`` rows, each a call of ``executor``
     (default: one after the other in this process); the same result either way."""
-    if executor is None:
-        from segment_report.pipeline.engine import LocalExecutor
+    from segment_report.pipeline.engine import LocalExecutor, chunked
 
-        executor = LocalExecutor()
-    chunks = [X[i:i + chunk] for i in range(0, len(X), chunk)]
+    executor = executor or LocalExecutor()
+    chunks = chunked(X, chunk)
     shared = executor.share(segmenter) if len(chunks) > 1 else segmenter
     parts = executor.gather(executor.map(_predict_chunk, chunks, segmenter=shared))
     return tuple(np.concatenate([part[i] for part in parts]) for i in range(4))  # type: ignore[return-value]

@@ -342,7 +342,9 @@ class SentimentScorer:
                         executor: Any) -> tuple[np.ndarray, np.ndarray | None]:
         """:meth:`_forward` over chunks of :data:`SCORE_CHUNK` texts: here, or with a Dask
         ``executor`` on its workers (this scorer, network included, is sent to each once)."""
-        chunks = [texts[i:i + SCORE_CHUNK] for i in range(0, len(texts), SCORE_CHUNK)]
+        from segment_report.pipeline.engine import chunked
+
+        chunks = chunked(texts, SCORE_CHUNK)
         if executor is None or executor.name == "local":
             parts = [self._forward(chunk, advance, stats) for chunk in chunks]
         else:
